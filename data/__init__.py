@@ -1,0 +1,34 @@
+"""Data layer (SQLAlchemy models and store) and the default data root.
+
+Run-time files live beside this package: ``projects/``, ``published/``, ``results/`` and
+the SQLite file, all git-ignored.
+"""
+
+from data.models import AssetStatus, AssetType, Privacy, ProjectStatus
+from data.store import (
+    AssetRecord,
+    ProjectRecord,
+    create_project,
+    get_project,
+    list_assets,
+    list_projects,
+    record_asset,
+    set_status,
+    update_project,
+)
+
+__all__ = [
+    "AssetRecord",
+    "AssetStatus",
+    "AssetType",
+    "Privacy",
+    "ProjectRecord",
+    "ProjectStatus",
+    "create_project",
+    "get_project",
+    "list_assets",
+    "list_projects",
+    "record_asset",
+    "set_status",
+    "update_project",
+]

@@ -1,0 +1,100 @@
+"""SQLAlchemy 2.0 typed models: projects and the assets made for them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ProjectStatus(str, enum.Enum):
+    INITIALIZED = "INITIALIZED"
+    SCRIPT_GENERATING = "SCRIPT_GENERATING"
+    SCRIPT_GENERATED = "SCRIPT_GENERATED"
+    ASSETS_GENERATING = "ASSETS_GENERATING"
+    ASSETS_GENERATED = "ASSETS_GENERATED"
+    RENDERING = "RENDERING"
+    RENDERED = "RENDERED"
+    THUMBNAIL_GENERATING = "THUMBNAIL_GENERATING"
+    THUMBNAIL_GENERATED = "THUMBNAIL_GENERATED"
+    UPLOADING = "UPLOADING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class AssetType(str, enum.Enum):
+    AUDIO = "AUDIO"
+    IMAGE = "IMAGE"
+    AVATAR_INTRO = "AVATAR_INTRO"
+    AVATAR_OUTRO = "AVATAR_OUTRO"
+    FINAL_VIDEO = "FINAL_VIDEO"
+    THUMBNAIL = "THUMBNAIL"
+
+
+class AssetStatus(str, enum.Enum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class Privacy(str, enum.Enum):
+    PRIVATE = "private"
+    UNLISTED = "unlisted"
+    PUBLIC = "public"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="zh-TW")
+    status: Mapped[ProjectStatus] = mapped_column(
+        Enum(ProjectStatus, native_enum=False, length=32), default=ProjectStatus.INITIALIZED
+    )
+    script: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    youtube_video_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    video_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Visual options
+    subtitle_style: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    logo_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Publishing
+    privacy: Mapped[Privacy] = mapped_column(Enum(Privacy, native_enum=False, length=16), default=Privacy.PRIVATE)
+    publish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    batch_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    assets: Mapped[list["Asset"]] = relationship(back_populates="project", cascade="all, delete-orphan")
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("project_id", "type", "segment_index", name="uq_asset_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    type: Mapped[AssetType] = mapped_column(Enum(AssetType, native_enum=False, length=32))
+    # 0 for assets that are not per segment (narration, avatars, video, thumbnail).
+    segment_index: Mapped[int] = mapped_column(Integer, default=0)
+    path: Mapped[str | None] = mapped_column(String(500), default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[AssetStatus] = mapped_column(Enum(AssetStatus, native_enum=False, length=16))
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="assets")

@@ -1,0 +1,1 @@
+"""Deployment helpers. ``prefect.yaml`` declares the deployments; see the README."""

@@ -1,0 +1,38 @@
+"""A stage of the pipeline as the project's status sees it."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from prefect.context import FlowRunContext
+
+from data import ProjectStatus, set_status, update_project
+from tasks.progress import plan_stage
+from ytmaker.errors import error_info
+
+# stage -> (status while it runs, status when it is done)
+STATUSES = {
+    "script_generation": (ProjectStatus.SCRIPT_GENERATING, ProjectStatus.SCRIPT_GENERATED),
+    "asset_generation": (ProjectStatus.ASSETS_GENERATING, ProjectStatus.ASSETS_GENERATED),
+    "video_rendering": (ProjectStatus.RENDERING, ProjectStatus.RENDERED),
+    "thumbnail_generation": (ProjectStatus.THUMBNAIL_GENERATING, ProjectStatus.THUMBNAIL_GENERATED),
+    "youtube_upload": (ProjectStatus.UPLOADING, ProjectStatus.COMPLETED),
+}
+
+
+@contextmanager
+def stage(project_id: int, name: str, steps: int = 1) -> Iterator[None]:
+    """Move the project into the stage and out of it; a failure inside marks the project
+    FAILED with the stage, error code and message, then propagates."""
+    running, done = STATUSES[name]
+    ctx = FlowRunContext.get()
+    if ctx is not None:
+        plan_stage(ctx.flow_run.id, name, steps)
+    set_status(project_id, running)
+    try:
+        yield
+    except BaseException as exc:
+        update_project(project_id, status=ProjectStatus.FAILED, error_info=error_info(exc, name))
+        raise
+    set_status(project_id, done)

@@ -1,0 +1,88 @@
+"""``video_flow``: one project from text to a published video."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.futures import PrefectFuture, wait
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from data import get_project, list_assets, update_project
+from flows.stages import stage
+from tasks.assets import draw_image, make_avatar, mix_narration, narrate_part
+from tasks.progress import flow_completed, flow_failed, flow_started
+from tasks.publish import publish_video
+from tasks.render import render_video
+from tasks.script import write_script
+from tasks.thumbnail import make_thumbnail
+from ytmaker.job import build_job
+from ytmaker.providers.base import ImageRequest
+from ytmaker.settings import get_settings
+
+
+def _results(futures: list[PrefectFuture]) -> list[Any]:
+    """Let every started step finish (so it is cached), then raise the first failure."""
+    wait(futures)
+    return [f.result() for f in futures]
+
+
+@flow(
+    name="video-flow",
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().task_workers),
+    on_running=[flow_started],
+    on_completion=[flow_completed],
+    on_failure=[flow_failed],
+    on_crashed=[flow_failed],
+)
+def video_flow(project_id: int) -> dict[str, Any]:
+    """Script -> narration, pictures and avatars in parallel -> render -> thumbnail -> publish."""
+    job = build_job(get_project(project_id), get_settings())
+    p = job.providers
+
+    with stage(project_id, "script_generation"):
+        script = write_script(project_id, job.script_request, p["script"])
+        update_project(project_id, script=script.model_dump())
+
+    parts = script.parts()
+    with stage(project_id, "asset_generation", steps=len(parts) + len(script.segments) + 3):
+        spoken = [
+            narrate_part.submit(project_id, name, text, job.language,
+                                job.min_segment_seconds if name.startswith("segment_") else 0.0, p["tts"])
+            for name, text in parts
+        ]
+        pictures = [
+            draw_image.submit(project_id, ImageRequest(
+                project_id=project_id, segment_index=s.index, segment_count=len(script.segments),
+                description=s.image_description, title=script.metadata.title, language=job.language,
+            ), p["image"])
+            for s in script.segments
+        ]
+        intro = make_avatar.submit(project_id, "intro", script.intro.text, job.language, spoken[0], p["avatar"])
+        outro = make_avatar.submit(project_id, "outro", script.outro.text, job.language, spoken[-1], p["avatar"])
+        narration = mix_narration.submit(project_id, spoken)
+        images = _results(pictures)
+        intro_clip, outro_clip, full_narration = _results([intro, outro, narration])
+
+    with stage(project_id, "video_rendering"):
+        video = render_video(project_id, full_narration, images, intro_clip, outro_clip, job.style, job.logo)
+
+    with stage(project_id, "thumbnail_generation"):
+        thumbnail = make_thumbnail(project_id, script.metadata.title, images[0], job.logo)
+
+    with stage(project_id, "youtube_upload"):
+        published = publish_video(project_id, video, thumbnail, script.metadata, job.language,
+                                  job.privacy, job.publish_at, p["publish"])
+        update_project(project_id, youtube_video_id=published.video_id, video_url=published.video_url, error_info=None)
+
+    return {
+        "status": "COMPLETED",
+        "project_id": project_id,
+        "video_id": published.video_id,
+        "video_url": published.video_url,
+        "video_status": published.video_status,
+        "video_path": video.path,
+        "thumbnail_path": thumbnail.path,
+        "duration_seconds": round(video.seconds, 3),
+        "assets": len(list_assets(project_id)),
+    }

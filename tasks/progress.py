@@ -1,0 +1,154 @@
+"""Prefect state hooks that turn task and flow states into progress messages.
+
+Within a stage, progress only rises: multi-task stages count finished tasks against the
+number of steps the flow announced (``plan_stage``), under a lock so that messages from
+parallel tasks stay in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ytmaker import progress_bus
+
+log = logging.getLogger("ytmaker.progress")
+
+
+@dataclass
+class _StageState:
+    steps: int = 1
+    done: int = 0
+    percent: float = 0.0
+    started: bool = False
+
+
+_states: dict[tuple[str, str], _StageState] = {}
+_lock = threading.Lock()
+
+
+def _state(run_id: Any, stage: str) -> _StageState:
+    return _states.setdefault((str(run_id), stage), _StageState())
+
+
+def plan_stage(run_id: Any, stage: str, steps: int) -> None:
+    with _lock:
+        _state(run_id, stage).steps = max(1, steps)
+
+
+def report(run_id: Any, project_id: int, stage: str, fraction: float, message: str) -> None:
+    """Publish progress inside a stage (never lower than what was already published)."""
+    with _lock:
+        state = _state(run_id, stage)
+        percent = max(state.percent, min(100.0, 100.0 * fraction))
+        state.percent = percent
+        progress_bus.publish(project_id, stage, percent, message)
+
+
+def forget_run(run_id: Any) -> None:
+    with _lock:
+        for key in [k for k in _states if k[0] == str(run_id)]:
+            del _states[key]
+
+
+def _project_id(parameters: dict[str, Any]) -> int | None:
+    value = parameters.get("project_id")
+    return int(value) if value is not None else None
+
+
+def _describe(task_name: str, parameters: dict[str, Any]) -> str:
+    for key in ("part", "segment_index", "which"):
+        if key in parameters and parameters[key] is not None:
+            return f"{task_name} {parameters[key]}"
+    return task_name
+
+
+def stage_hooks(stage: str) -> dict[str, list[Callable]]:
+    """on_running/on_completion/on_failure hooks for a task that belongs to ``stage``."""
+
+    def on_running(task, task_run, state) -> None:  # noqa: ANN001
+        project_id = _ctx_project()
+        if project_id is None:
+            return
+        with _lock:
+            st = _state(task_run.flow_run_id, stage)
+            if st.started:
+                return
+            st.started = True
+            progress_bus.publish(project_id, stage, st.percent, f"{stage.replace('_', ' ')} started")
+
+    def on_completion(task, task_run, state) -> None:  # noqa: ANN001
+        project_id = _ctx_project()
+        if project_id is None:
+            return
+        params = _ctx_parameters()
+        cached = state.name == "Cached"
+        with _lock:
+            st = _state(task_run.flow_run_id, stage)
+            st.done += 1
+            st.percent = max(st.percent, min(100.0, 100.0 * st.done / st.steps))
+            what = _describe(task.name, params)
+            progress_bus.publish(
+                project_id, stage, st.percent, f"{what} {'reused from cache' if cached else 'done'}"
+            )
+
+    def on_failure(task, task_run, state) -> None:  # noqa: ANN001
+        project_id = _ctx_project()
+        if project_id is None:
+            return
+        log.debug("task %s failed in stage %s", task.name, stage)
+
+    return {"on_running": [on_running], "on_completion": [on_completion], "on_failure": [on_failure]}
+
+
+def _ctx_parameters() -> dict[str, Any]:
+    from prefect.context import TaskRunContext
+
+    ctx = TaskRunContext.get()
+    return dict(ctx.parameters) if ctx and ctx.parameters else {}
+
+
+def _ctx_project() -> int | None:
+    return _project_id(_ctx_parameters())
+
+
+# ------------------------------------------------------------------ flow hooks
+
+def flow_started(flow, flow_run, state) -> None:  # noqa: ANN001
+    project_id = _project_id(flow_run.parameters)
+    if project_id is not None:
+        progress_bus.reset_history(project_id)
+
+
+def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
+    project_id = _project_id(flow_run.parameters)
+    if project_id is None:
+        return
+    from data import get_project
+
+    project = get_project(project_id)
+    progress_bus.publish(
+        project_id, "youtube_upload", 100, f"Video ready: {project.video_url}",
+        final=True, status=project.status.value, video_id=project.youtube_video_id, video_url=project.video_url,
+    )
+    forget_run(flow_run.id)
+
+
+def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
+    project_id = _project_id(flow_run.parameters)
+    if project_id is None:
+        return
+    from data import get_project
+    from ytmaker.errors import ProjectNotFound
+
+    try:
+        info = get_project(project_id).error_info or {}
+    except ProjectNotFound:
+        info = {"stage": "script_generation", "code": "PROJECT_NOT_FOUND", "message": f"Project {project_id} does not exist."}
+    progress_bus.publish(
+        project_id, "error", 0, info.get("message", "The run failed."),
+        error=info, failed_stage=info.get("stage"), final=True, status=state.name.upper(),
+    )
+    forget_run(flow_run.id)

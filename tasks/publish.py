@@ -1,0 +1,32 @@
+"""Stage 5: publishing (the local folder target, or YouTube)."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from tasks.caching import step_cache
+from tasks.progress import stage_hooks
+from ytmaker.media_types import Publication, RenderedVideo, Thumbnail
+from ytmaker.providers import get_provider
+from ytmaker.providers.base import PublishRequest
+from ytmaker.script import VideoMetadata
+from ytmaker.settings import get_settings
+
+
+@task(name="publish-video", cache_policy=step_cache(), persist_result=True, **stage_hooks("youtube_upload"))
+def publish_video(
+    project_id: int,
+    video: RenderedVideo,
+    thumbnail: Thumbnail,
+    metadata: VideoMetadata,
+    language: str,
+    privacy: str,
+    publish_at: str | None,
+    provider: str,
+) -> Publication:
+    """Publish the video with its thumbnail and metadata; the same video is never published twice."""
+    request = PublishRequest(
+        project_id=project_id, video_path=video.path, video_sha256=video.sha256, thumbnail_path=thumbnail.path,
+        metadata=metadata, language=language, privacy=privacy, publish_at=publish_at,
+    )
+    return get_provider("publish", get_settings(), provider).publish(request)

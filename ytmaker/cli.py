@@ -1,0 +1,146 @@
+"""The ``ytmaker`` command: create projects, run them, watch progress, show results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ytmaker.errors import YtmakerError
+from ytmaker.prefect_env import apply_defaults
+
+STAGE_ORDER = [
+    ("script_generation", "Script"),
+    ("asset_generation", "Narration, pictures, avatars"),
+    ("video_rendering", "Render"),
+    ("thumbnail_generation", "Thumbnail"),
+    ("youtube_upload", "Publish"),
+]
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from data import create_project
+
+    content = Path(args.content_file).read_text(encoding="utf-8")
+    project = create_project(
+        args.name, content, args.language, logo_path=args.logo, privacy=args.privacy,
+    )
+    print(project.id if args.quiet else f"Created project {project.id}: {project.name} ({project.language})")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    apply_defaults()
+    from flows import video_flow
+    from ytmaker.providers import provider_calls
+
+    before = dict(provider_calls)
+    result = video_flow(project_id=args.project_id)
+    done = {k: provider_calls[k] - before.get(k, 0) for k in provider_calls if provider_calls[k] - before.get(k, 0)}
+    print()
+    print(f"Project {args.project_id}: {result['status']}")
+    print(f"  video:     {result['video_path']} ({result['duration_seconds']:.1f} s)")
+    print(f"  thumbnail: {result['thumbnail_path']}")
+    print(f"  published: {result['video_id']} -> {result['video_url']} ({result['video_status']})")
+    print(f"  provider calls this run: {done or 'none (every step reused from cache)'}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from data import get_project, list_assets
+
+    project = get_project(args.project_id)
+    data = project.model_dump(mode="json", exclude={"content", "script"})
+    data["segments"] = len((project.script or {}).get("segments", []))
+    data["assets"] = [a.model_dump(mode="json", exclude={"project_id", "id"}) for a in list_assets(args.project_id)]
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from data import list_projects
+
+    for p in list_projects():
+        print(f"{p.id:>5}  {p.status.value:<22} {p.language:<6} {p.name}")
+    return 0
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    """A live progress bar per stage, fed from Redis (history first, then live)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ytmaker.progress_bus import subscribe_progress
+
+    console = Console()
+    with Progress(
+        TextColumn("{task.description:<30}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console,
+    ) as bars:
+        ids = {stage: bars.add_task(label, total=100, note="", start=False) for stage, label in STAGE_ORDER}
+        seen = False
+        for message in subscribe_progress(args.project_id, replay=True, timeout=args.timeout):
+            seen = True
+            stage = message["stage"]
+            if stage == "error":
+                bars.stop()
+                console.print(f"[red]Failed in {message.get('failed_stage')}: {message['message']}[/red]")
+                return 1
+            if stage in ids:
+                bars.start_task(ids[stage])
+                bars.update(ids[stage], completed=message["progress"], note=message["message"][:50])
+            if message.get("final"):
+                bars.stop()
+                console.print(f"[green]{message['message']}[/green]")
+                return 0
+    if not seen:
+        console.print(f"No progress for project {args.project_id} within {args.timeout} s (is it running? is Redis up?)")
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ytmaker", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    new = sub.add_parser("new", help="create a project from a text file")
+    new.add_argument("--name", required=True, help="the video's title")
+    new.add_argument("--content-file", required=True, help="UTF-8 text file with the content")
+    new.add_argument("--language", default="zh-TW", choices=["zh-TW", "zh", "en"])
+    new.add_argument("--logo", default=None, help="PNG logo shown on the video and thumbnail")
+    new.add_argument("--privacy", default="private", choices=["private", "unlisted", "public"])
+    new.add_argument("--quiet", action="store_true", help="print only the new project's id")
+    new.set_defaults(func=_cmd_new)
+
+    run = sub.add_parser("run", help="run video_flow for a project (finished steps are reused)")
+    run.add_argument("project_id", type=int)
+    run.set_defaults(func=_cmd_run)
+
+    show = sub.add_parser("show", help="show a project's status, error and assets")
+    show.add_argument("project_id", type=int)
+    show.set_defaults(func=_cmd_show)
+
+    lst = sub.add_parser("list", help="list projects")
+    lst.set_defaults(func=_cmd_list)
+
+    prog = sub.add_parser("progress", help="watch a project's progress live (from Redis)")
+    prog.add_argument("project_id", type=int)
+    prog.add_argument("--timeout", type=float, default=600, help="give up after this many quiet seconds")
+    prog.set_defaults(func=_cmd_progress)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except YtmakerError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pictures drawn with Pillow: segment images, the presenter avatar, thumbnails."""

@@ -1,0 +1,14 @@
+"""Defaults for Prefect that must be in place before ``prefect`` is first imported."""
+
+from __future__ import annotations
+
+import os
+
+from ytmaker.settings import get_settings
+
+
+def apply_defaults() -> None:
+    # Step results (the resume cache) live under the data root unless the user chose a place.
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(get_settings().results_dir))
+    # A cold first start of the ephemeral API server can be slow on 2 cores.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

@@ -1,0 +1,79 @@
+"""Provider registry: each stage's provider is picked by name from settings.
+
+Cloud providers register under their own names next to ``local``. Every call through a
+provider built here is counted in ``provider_calls`` (shown after a run: how much real work
+was done, and what a rerun skipped).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any, Callable
+
+from ytmaker.errors import ProviderNotFound
+from ytmaker.settings import Settings
+
+STAGES = ("script", "tts", "image", "avatar", "publish")
+
+_factories: dict[tuple[str, str], Callable[[Settings], Any]] = {}
+provider_calls: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def register(stage: str, name: str, factory: Callable[[Settings], Any]) -> None:
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    _factories[(stage, name)] = factory
+
+
+def available(stage: str) -> list[str]:
+    _load_builtin()
+    return sorted(name for (s, name) in _factories if s == stage)
+
+
+class _Counted:
+    """Counts calls of the provider's public methods, then delegates."""
+
+    def __init__(self, stage: str, inner: Any):
+        self._stage = stage
+        self._inner = inner
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._inner, attr)
+        if callable(value) and not attr.startswith("_"):
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                with _lock:
+                    provider_calls[self._stage] += 1
+                return value(*args, **kwargs)
+
+            return counted
+        return value
+
+
+def provider_name(stage: str, settings: Settings) -> str:
+    return getattr(settings, f"{stage}_provider")
+
+
+def get_provider(stage: str, settings: Settings, name: str | None = None) -> Any:
+    _load_builtin()
+    name = name or provider_name(stage, settings)
+    factory = _factories.get((stage, name))
+    if factory is None:
+        env = f"YTMAKER_{stage.upper()}_PROVIDER"
+        raise ProviderNotFound(
+            f"{env}={name!r} is not a known {stage} provider; choose one of {available(stage)}",
+            details={"stage": stage, "provider": name},
+        )
+    return _Counted(stage, factory(settings))
+
+
+_loaded = False
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from ytmaker.providers import local  # noqa: F401  (registers the local providers)

@@ -1,0 +1,108 @@
+"""Typed configuration, read from the environment and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, alias="DATA_DIR")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str = Field("redis://localhost:6379/0", alias="REDIS_URL")
+    timezone: str = Field("Asia/Taipei", alias="YTMAKER_TIMEZONE")
+
+    # One provider per stage. Only "local" exists offline; cloud providers register
+    # themselves under their own names (gemini, google, stability, did, youtube).
+    script_provider: str = Field("local", alias="YTMAKER_SCRIPT_PROVIDER")
+    tts_provider: str = Field("local", alias="YTMAKER_TTS_PROVIDER")
+    image_provider: str = Field("local", alias="YTMAKER_IMAGE_PROVIDER")
+    avatar_provider: str = Field("local", alias="YTMAKER_AVATAR_PROVIDER")
+    publish_provider: str = Field("local", alias="YTMAKER_PUBLISH_PROVIDER")
+
+    # Script validation limits (seconds). The video must be 180-600 s; a short sample or a
+    # test may lower the total minimum with YTMAKER_MIN_TOTAL_SECONDS.
+    min_segment_seconds: float = Field(5.0, alias="YTMAKER_MIN_SEGMENT_SECONDS")
+    max_segment_seconds: float = Field(20.0, alias="YTMAKER_MAX_SEGMENT_SECONDS")
+    min_total_seconds: float = Field(180.0, alias="YTMAKER_MIN_TOTAL_SECONDS")
+    max_total_seconds: float = Field(600.0, alias="YTMAKER_MAX_TOTAL_SECONDS")
+
+    # Rendering
+    video_crf: int = Field(23, alias="YTMAKER_VIDEO_CRF", ge=0, le=51)
+    x264_preset: str = Field("veryfast", alias="YTMAKER_X264_PRESET")
+    task_workers: int = Field(4, alias="YTMAKER_TASK_WORKERS", ge=1)
+
+    # Redis progress stream length kept for late subscribers.
+    progress_history: int = Field(500, alias="YTMAKER_PROGRESS_HISTORY", ge=10)
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> "Settings":
+        if self.min_segment_seconds > self.max_segment_seconds:
+            raise ValueError("YTMAKER_MIN_SEGMENT_SECONDS must not exceed YTMAKER_MAX_SEGMENT_SECONDS")
+        if self.min_total_seconds > self.max_total_seconds:
+            raise ValueError("YTMAKER_MIN_TOTAL_SECONDS must not exceed YTMAKER_MAX_TOTAL_SECONDS")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ytmaker.db'}"
+
+    @property
+    def projects_dir(self) -> Path:
+        return self.data_dir / "projects"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.data_dir / "published"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    def public_summary(self) -> dict[str, str]:
+        """What is safe to show a user: no URLs with passwords, no keys."""
+        return {
+            "data_dir": str(self.data_dir),
+            "database": _redact_url(self.resolved_database_url),
+            "redis": _redact_url(self.redis_url),
+            "providers": ", ".join(
+                f"{stage}={name}"
+                for stage, name in (
+                    ("script", self.script_provider),
+                    ("tts", self.tts_provider),
+                    ("image", self.image_provider),
+                    ("avatar", self.avatar_provider),
+                    ("publish", self.publish_provider),
+                )
+            ),
+        }
+
+
+def _redact_url(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Re-read the environment (tests and the CLI change it)."""
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,0 +1,142 @@
+"""Text handling shared by the script writer, narration, subtitles and drawings:
+sentence splitting, CJK-aware wrapping, and finding a font that has the glyphs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import ImageFont
+
+from ytmaker.errors import MediaToolError
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
+# A sentence ends at CJK full stops (no space needed) or at .!? followed by space/end.
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?])|(?<=[.](?=\s))|\n+")
+_CLAUSE_BREAK = re.compile(r"(?<=[，、,：:])")
+
+
+def is_cjk(text: str) -> bool:
+    """True when most letters are CJK (then wrapping may break between any characters)."""
+    letters = [c for c in text if not c.isspace()]
+    if not letters:
+        return False
+    return sum(bool(_CJK.match(c)) for c in letters) * 2 >= len(letters)
+
+
+def spoken_length(text: str) -> float:
+    """Rough speaking units: CJK characters count one each, other words one each."""
+    cjk = len(_CJK.findall(text))
+    words = len(re.findall(r"[A-Za-z0-9]+(?:['’.-][A-Za-z0-9]+)*", _CJK.sub(" ", text)))
+    return cjk + words
+
+
+_ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Prof.", "vs.", "e.g.", "i.e.", "etc.", "No.")
+
+
+def _raw_sentences(text: str) -> list[str]:
+    pieces: list[str] = []
+    for raw in _SENTENCE_END.split(text):
+        if pieces and pieces[-1].rstrip().endswith(_ABBREVIATIONS) and raw.strip():
+            pieces[-1] = pieces[-1] + raw
+        else:
+            pieces.append(raw)
+    return pieces
+
+
+def split_sentences(text: str, max_units: float = 40) -> list[str]:
+    """Split into sentences; a sentence longer than ``max_units`` is split at clauses."""
+    out: list[str] = []
+    for raw in _raw_sentences(text):
+        sentence = raw.strip()
+        if not sentence:
+            continue
+        if spoken_length(sentence) <= max_units:
+            out.append(sentence)
+            continue
+        current = ""
+        for clause in _CLAUSE_BREAK.split(sentence):
+            if current and spoken_length(current + clause) > max_units:
+                out.append(current.strip())
+                current = ""
+            current += clause
+        if current.strip():
+            out.append(current.strip())
+    return out
+
+
+def _tokens(text: str) -> list[str]:
+    """Units that may not be broken: single CJK characters, or words with trailing spaces."""
+    return re.findall(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+\s*|\s+", text)
+
+
+_NO_LINE_START = set("，。、；：？！」』）》,.;:?!)")
+
+
+def wrap_text(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+    """Wrap to lines no wider than ``max_width`` pixels; CJK breaks between characters,
+    other scripts between words; punctuation never starts a line."""
+    lines: list[str] = []
+    current = ""
+    for token in _tokens(text):
+        candidate = current + token
+        if current and font.getlength(candidate.rstrip()) > max_width and token.strip():
+            if token[0] in _NO_LINE_START:
+                # Keep punctuation with the previous character.
+                current = candidate
+                continue
+            lines.append(current.rstrip())
+            current = token.lstrip()
+        else:
+            current = candidate
+    if current.strip():
+        lines.append(current.rstrip())
+    # A single word wider than the line is split by characters.
+    fixed: list[str] = []
+    for line in lines:
+        while font.getlength(line) > max_width and len(line) > 1:
+            cut = len(line)
+            while cut > 1 and font.getlength(line[:cut]) > max_width:
+                cut -= 1
+            fixed.append(line[:cut])
+            line = line[cut:]
+        fixed.append(line)
+    return fixed
+
+
+_FALLBACK_FONTS = [
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 3),
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 3),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+]
+
+
+@lru_cache(maxsize=4)
+def cjk_font_file(bold: bool = True) -> tuple[str, int]:
+    """A font file (and face index) that covers Traditional Chinese and Latin."""
+    if shutil.which("fc-match"):
+        pattern = "Noto Sans CJK TC:bold" if bold else "Noto Sans CJK TC"
+        result = subprocess.run(
+            ["fc-match", "-f", "%{file}|%{index}", pattern], capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0 and "|" in result.stdout:
+            path, index = result.stdout.rsplit("|", 1)
+            if "CJK" in path or "wqy" in path.lower():
+                return path, int(index or 0)
+    for path, index in _FALLBACK_FONTS:
+        if Path(path).exists():
+            return path, index
+    raise MediaToolError(
+        "No CJK font found: install fonts-noto-cjk or fonts-wqy-microhei (make setup does this).",
+        details={"looked_for": [p for p, _ in _FALLBACK_FONTS]},
+    )
+
+
+@lru_cache(maxsize=32)
+def load_font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
+    path, index = cjk_font_file(bold)
+    return ImageFont.truetype(path, size=size, index=index)
