@@ -47,6 +47,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+SAMPLES = {
+    "zh-TW": ("taipei-101.zh-TW.txt", "台北一零一：竹子造型的摩天大樓"),
+    "en": ("honeybees.en.txt", "How honeybees work"),
+}
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Make a video from a bundled sample; the same sample reuses its project (and cache)."""
+    import data
+    from data import create_project, list_projects
+    from ytmaker.settings import get_settings
+
+    filename, title = SAMPLES[args.language]
+    content = (Path(data.__file__).parent / "samples" / filename).read_text(encoding="utf-8")
+    existing = [p for p in list_projects(limit=1000) if p.name == title and p.content == content]
+    if existing:
+        project = existing[-1]
+        print(f"Reusing sample project {project.id} ({project.status.value}); finished steps come from the cache.")
+    else:
+        project = create_project(title, content, args.language)
+        print(f"Created sample project {project.id}: {title}")
+    summary = get_settings().public_summary()
+    print(f"Data in {summary['data_dir']}; providers: {summary['providers']}")
+    print(f"Watch progress in another terminal: {Path(sys.argv[0]).name} progress {project.id}")
+    return _cmd_run(argparse.Namespace(project_id=project.id))
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from data import get_project, list_assets
 
@@ -115,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run video_flow for a project (finished steps are reused)")
     run.add_argument("project_id", type=int)
     run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="make a video from a bundled sample project")
+    demo.add_argument("--language", default="zh-TW", choices=sorted(SAMPLES))
+    demo.set_defaults(func=_cmd_demo)
 
     show = sub.add_parser("show", help="show a project's status, error and assets")
     show.add_argument("project_id", type=int)

@@ -267,8 +267,10 @@ def _access_units(stream: bytes) -> tuple[list[int], list[int]]:
 
 def _x264_args(plan: RenderPlan, keyframe_times: list[float]) -> list[str]:
     return [
+        # Convert with the BT.709 matrix the stream is tagged with (swscale defaults to BT.601).
+        "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
         "-c:v", "libx264", "-preset", plan.preset, "-tune", "stillimage", "-crf", str(plan.crf),
-        "-pix_fmt", "yuv420p", "-bf", "0", "-g", "100000", "-sc_threshold", "0",
+        "-bf", "0", "-g", "100000", "-sc_threshold", "0",
         # A quarter frame early: ffmpeg 5 rounds the time to the nearest frame, newer
         # versions take the first frame at or after it; both then pick the intended frame.
         "-force_key_frames", ",".join(f"{max(0.0, t - 0.25 / FPS):.6f}" for t in keyframe_times),
@@ -338,7 +340,8 @@ def render_baseline(plan: RenderPlan, out_path: Path) -> None:
     total = sum(i.frames for i in items)
     _run_encoder(
         ["-i", plan.narration.path, "-map", "0:v:0", "-map", "1:a:0",
+         "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
          "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", str(plan.crf),
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", str(out_path)],
+         "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", str(out_path)],
         _expanded_frames(items), total, None, "encoding the baseline",
     )

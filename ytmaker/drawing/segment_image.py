@@ -9,6 +9,8 @@ import math
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -156,11 +158,30 @@ def _calm_bottom(arr: np.ndarray) -> np.ndarray:
     return arr * rows[:, None, None] * cols[None, :, None]
 
 
+_NO_LINE_START = set("，。、；：？！」』）》,.;:?!)")
+
+
+def wrap_lines(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+    """wrap_text, then punctuation that ended up starting a line goes back to the line before
+    (wrap_text's over-width pass can split a trailing "，" onto a line of its own)."""
+    lines: list[str] = []
+    for line in wrap_text(text, font, max_width):
+        lead = 0
+        while lead < len(line) and line[lead] in _NO_LINE_START:
+            lead += 1
+        if lines and lead:
+            lines[-1] += line[:lead]
+            line = line[lead:].lstrip()
+        if line:
+            lines.append(line)
+    return lines
+
+
 def _fit_description(text: str, max_width: int, max_lines: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest font size (64 down to 36) whose wrapped text fits; truncated if even 36 does not."""
     for size in range(64, 35, -4):
         font = load_font(size, bold=True)
-        lines = wrap_text(text, font, max_width)
+        lines = wrap_lines(text, font, max_width)
         if len(lines) <= max_lines:
             return font, lines
     lines = lines[:max_lines]
@@ -186,14 +207,14 @@ def draw_segment_image(request: ImageRequest) -> Image.Image:
     colors: list[RGB] = pal["shapes"]  # type: ignore[assignment]
 
     # Half-size background: gradient, blurred far shapes, then the composition.
-    small = Image.fromarray(np.clip(_background(rng, pal), 0, 255).astype(np.uint8), "RGB")
+    small = Image.fromarray(np.clip(_background(rng, pal), 0, 255).astype(np.uint8))
     _bokeh(ImageDraw.Draw(small, "RGBA"), rng, colors)
     small = small.filter(ImageFilter.GaussianBlur(14))
     compose = _COMPOSITIONS[(digest[8] + request.segment_index) % len(_COMPOSITIONS)]
     compose(ImageDraw.Draw(small, "RGBA"), rng, colors)
     small = small.filter(ImageFilter.GaussianBlur(1.2))  # soft edges, like anti-aliasing
     arr = _calm_bottom(np.asarray(small, dtype=np.float32))
-    small = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+    small = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     image = small.resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
 
     # Frosted card: the blurred background under it, a dark tint, an accent edge.
@@ -247,20 +268,29 @@ def draw_segment_image(request: ImageRequest) -> Image.Image:
     noise_rng = np.random.default_rng(int.from_bytes(digest[8:16], "big"))
     out = np.asarray(image, dtype=np.int16)
     out = out + noise_rng.integers(-2, 3, size=(HEIGHT, WIDTH, 1), dtype=np.int16)
-    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+@contextmanager
+def atomic_output(path: Path, suffix: str) -> Iterator[Path]:
+    """Yield a temp path next to ``path`` (parents created); on success it replaces ``path``
+    in one rename, so readers never see a half-written file; on failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_png(image: Image.Image, path: Path) -> Path:
-    """Write a PNG atomically (temp file in the same folder, then rename); fast compression,
-    since default zlib effort costs ~0.75 s per 1080p frame for a few percent smaller files."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG", compress_level=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write a PNG atomically; fast compression, since default zlib effort costs ~0.75 s per
+    1080p frame for a few percent smaller files."""
+    with atomic_output(path, ".png") as tmp:
+        image.save(tmp, format="PNG", compress_level=1)
+    return Path(path)

@@ -1,0 +1,76 @@
+"""Test environment: real Prefect (test harness), real Redis, real ffmpeg; all files in a
+temporary data root. Environment is set before anything imports Prefect or the settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(tempfile.mkdtemp(prefix="ytmaker-tests-"))
+os.environ["DATA_DIR"] = str(_ROOT / "data")
+os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_ROOT / "results")
+os.environ["PREFECT_HOME"] = str(_ROOT / "prefect-home")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ["PREFECT_LOGGING_LEVEL"] = os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")
+# Test projects are short: a 20 s minimum instead of the product's 180 s.
+os.environ["YTMAKER_MIN_TOTAL_SECONDS"] = "20"
+os.environ.pop("DATABASE_URL", None)
+for stage in ("SCRIPT", "TTS", "IMAGE", "AVATAR", "PUBLISH"):
+    os.environ.pop(f"YTMAKER_{stage}_PROVIDER", None)
+
+import pytest  # noqa: E402
+
+from ytmaker.settings import reload_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup_root():
+    yield
+    shutil.rmtree(_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """Change settings for one test: ``env(YTMAKER_IMAGE_PROVIDER="x")``; undone afterwards."""
+
+    def apply(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        reload_settings()
+
+    yield apply
+    monkeypatch.undo()
+    reload_settings()
+
+
+ZH_CONTENT = (
+    "台北一零一位於台北市信義區，是台灣最有名的地標之一。它在二零零四年完工，高度大約五百零八公尺。\n\n"
+    "大樓內部懸掛著一顆巨大的鋼球，叫做調諧質量阻尼器。強風或地震時，它會朝相反方向擺動，讓大樓更穩定。\n\n"
+    "每年跨年夜，台北一零一都會舉辦盛大的煙火秀，吸引數十萬人到信義區一起迎接新年。"
+)
+
+EN_CONTENT = (
+    "Honeybees live in colonies built around a single queen. She lays up to two thousand eggs a day.\n\n"
+    "A forager that finds flowers tells her sisters with a waggle dance. The angle points the way.\n\n"
+    "Honey is nectar that bees have concentrated by fanning their wings until it is thick."
+)
+
+
+@pytest.fixture
+def zh_content() -> str:
+    return ZH_CONTENT
+
+
+@pytest.fixture
+def en_content() -> str:
+    return EN_CONTENT
