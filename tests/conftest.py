@@ -13,6 +13,7 @@ os.environ["DATA_DIR"] = str(_ROOT / "data")
 os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_ROOT / "results")
 os.environ["PREFECT_HOME"] = str(_ROOT / "prefect-home")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_LEVEL"] = os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")
 # Test projects are short: a 20 s minimum instead of the product's 180 s.
 os.environ["YTMAKER_MIN_TOTAL_SECONDS"] = "20"

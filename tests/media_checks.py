@@ -20,7 +20,8 @@ def assert_youtube_ready(video: Path, expected_seconds: float) -> dict:
     assert a["codec_name"] == "aac"
     duration = float(info["format"]["duration"])
     assert abs(duration - expected_seconds) <= 0.02 * expected_seconds, (duration, expected_seconds)
-    assert int(v["nb_frames"]) == round(expected_seconds * 30)
+    # MP3 framing (encoder delay, 1152-sample frames) can add up to ~0.1 s to the narration file.
+    assert abs(int(v["nb_frames"]) / 30 - expected_seconds) <= 0.15, (v["nb_frames"], expected_seconds)
     return info
 
 

@@ -197,11 +197,11 @@ providers.register("image", "test-failing", lambda settings: _FailingImages())
 
 def _five_segments() -> str:
     paragraphs = [
-        "The first part talks about the morning market and the smell of fresh bread in the air.",
-        "The second part follows the river past the old bridge where fishermen wait in silence.",
-        "The third part climbs the hill to the temple, where bells ring every hour of the day.",
-        "The fourth part visits the night market with its lanterns, noodles and sweet drinks.",
-        "The fifth part ends on the harbour, watching ships leave as the sun goes down slowly.",
+        "The first part talks about the morning market. Fresh bread and warm soy milk fill the air.",
+        "The second part follows the river past the old bridge. Fishermen wait there in silence.",
+        "The third part climbs the hill to the temple. Its bells ring every hour of the day.",
+        "The fourth part visits the night market. Lanterns glow above noodles and sweet drinks.",
+        "The fifth part ends on the harbour at dusk. Ships leave as the sun goes down slowly.",
     ]
     return "\n\n".join(paragraphs)
 
@@ -237,7 +237,7 @@ def test_editing_the_content_redoes_only_what_it_changes():
     content = _five_segments()
     project = create_project("Five places (edit)", content, "en")
     assert _run(project.id).is_completed()
-    edited = content.replace("fishermen wait in silence", "herons wait in silence")
+    edited = content.replace("past the old bridge", "past the stone bridge")
     update_project(project.id, content=edited)
     before = dict(providers.provider_calls)
     state = _run(project.id)
@@ -245,7 +245,7 @@ def test_editing_the_content_redoes_only_what_it_changes():
     calls = _calls(before)
     assert calls.get("script") == 1
     assert calls.get("image") == 1  # segment 2's picture: its description changed
-    assert calls.get("tts") == 1  # segment 2 has one sentence
+    assert calls.get("tts") == 2  # the two sentences of segment 2, nothing else
     assert "avatar" not in calls  # intro and outro did not change
     assert calls.get("publish") == 1  # a new video
 

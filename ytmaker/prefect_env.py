@@ -12,3 +12,5 @@ def apply_defaults() -> None:
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(get_settings().results_dir))
     # A cold first start of the ephemeral API server can be slow on 2 cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # The ephemeral server's telemetry only logs errors on machines without internet access.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -94,17 +94,29 @@ def wrap_text(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[s
             current = candidate
     if current.strip():
         lines.append(current.rstrip())
-    # A single word wider than the line is split by characters.
+    # A single word wider than the line is split by characters. Punctuation attached above
+    # may overhang the width: it never moves to a line of its own.
     fixed: list[str] = []
     for line in lines:
-        while font.getlength(line) > max_width and len(line) > 1:
-            cut = len(line)
+        while len(line) > 1 and font.getlength(_without_trailing_punctuation(line)) > max_width:
+            cut = len(line) - 1
             while cut > 1 and font.getlength(line[:cut]) > max_width:
                 cut -= 1
+            while cut < len(line) and line[cut] in _NO_LINE_START:
+                cut += 1
+            if cut >= len(line):
+                break
             fixed.append(line[:cut])
             line = line[cut:]
         fixed.append(line)
     return fixed
+
+
+def _without_trailing_punctuation(line: str) -> str:
+    end = len(line)
+    while end > 1 and line[end - 1] in _NO_LINE_START:
+        end -= 1
+    return line[:end]
 
 
 _FALLBACK_FONTS = [

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ytmaker.drawing.segment_image import SUBTITLE_BAND, atomic_output, wrap_lines
+from ytmaker.drawing.segment_image import SUBTITLE_BAND, atomic_output
 from ytmaker.errors import MediaToolError
 from ytmaker.ffmpeg import ffmpeg_bin
 from ytmaker.media_types import FPS, HEIGHT, WIDTH
-from ytmaker.text import is_cjk, load_font
+from ytmaker.text import is_cjk, load_font, wrap_text
 
 SAMPLE_RATE = 22050
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 735
@@ -272,7 +272,7 @@ def _draw_caption(image: Image.Image, caption: str, theme: dict[str, RGB], right
     max_w = right_limit - 110 - 100
     while True:
         font = load_font(font_size, bold=True)
-        lines = wrap_lines(caption, font, max_w)
+        lines = wrap_text(caption, font, max_w)
         if len(lines) <= 2 or font_size <= 32:
             lines = lines[:2]
             break

@@ -158,30 +158,11 @@ def _calm_bottom(arr: np.ndarray) -> np.ndarray:
     return arr * rows[:, None, None] * cols[None, :, None]
 
 
-_NO_LINE_START = set("，。、；：？！」』）》,.;:?!)")
-
-
-def wrap_lines(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
-    """wrap_text, then punctuation that ended up starting a line goes back to the line before
-    (wrap_text's over-width pass can split a trailing "，" onto a line of its own)."""
-    lines: list[str] = []
-    for line in wrap_text(text, font, max_width):
-        lead = 0
-        while lead < len(line) and line[lead] in _NO_LINE_START:
-            lead += 1
-        if lines and lead:
-            lines[-1] += line[:lead]
-            line = line[lead:].lstrip()
-        if line:
-            lines.append(line)
-    return lines
-
-
 def _fit_description(text: str, max_width: int, max_lines: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest font size (64 down to 36) whose wrapped text fits; truncated if even 36 does not."""
     for size in range(64, 35, -4):
         font = load_font(size, bold=True)
-        lines = wrap_lines(text, font, max_width)
+        lines = wrap_text(text, font, max_width)
         if len(lines) <= max_lines:
             return font, lines
     lines = lines[:max_lines]

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from ytmaker.drawing.segment_image import atomic_output, wrap_lines
-from ytmaker.text import load_font
+from ytmaker.drawing.segment_image import atomic_output
+from ytmaker.text import load_font, wrap_text
 
 THUMB_W, THUMB_H = 1280, 720
 MARGIN = 64
@@ -22,7 +22,7 @@ def _fit_title(title: str, max_width: int, max_height: int) -> tuple[int, list[s
     size = 124
     while True:
         font = load_font(size, bold=True)
-        lines = wrap_lines(title, font, max_width)
+        lines = wrap_text(title, font, max_width)
         ascent, descent = font.getmetrics()
         if (len(lines) <= MAX_LINES and (ascent + descent) * 1.08 * len(lines) <= max_height) or size <= 40:
             break
