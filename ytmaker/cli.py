@@ -32,6 +32,12 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     apply_defaults()
+    # Without PREFECT_API_URL the run uses a temporary API server that lives as long as this
+    # command; its shutdown at exit logs cancelled event flushes as errors. Keep its own
+    # log to real trouble (set PREFECT_SERVER_LOGGING_LEVEL to see more).
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     from flows import video_flow
     from ytmaker.providers import provider_calls
 
