@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 from PIL import Image
 
 from ytmaker.errors import MediaToolError
@@ -44,7 +45,7 @@ class Shot:
 class Motion:
     """``frames`` distinct frames produced by ``source``."""
 
-    source: Callable[[], Iterator[bytes]]
+    source: Callable[[], Iterator[bytes | bytearray]]
     frames: int
 
 
@@ -82,11 +83,20 @@ def _logo_layer(logo_path: Path | None) -> Image.Image | None:
     return layer
 
 
+def _paste(frame: Image.Image, layer: Image.Image | None) -> None:
+    """Alpha-paste a full-frame layer, touching only the region it covers."""
+    if layer is None:
+        return
+    box = layer.getbbox()
+    if box is not None:
+        region = layer.crop(box)
+        frame.paste(region, box[:2], region)
+
+
 def _compose(base: Image.Image, overlay: Image.Image, logo: Image.Image | None) -> bytes:
     frame = base.copy()
-    frame.paste(overlay, (0, 0), overlay)
-    if logo is not None:
-        frame.paste(logo, (0, 0), logo)
+    _paste(frame, overlay)
+    _paste(frame, logo)
     return frame.tobytes()
 
 
@@ -96,8 +106,9 @@ def _placeholder(index: int) -> Image.Image:
     return Image.new("RGB", (WIDTH, HEIGHT), (shade, shade, shade + 20))
 
 
-def _clip_frames(clip: Path, frames: int) -> Iterator[bytes]:
-    """Decode a clip to exactly ``frames`` 1080p30 frames (last frame held if it is short)."""
+def _clip_frames(clip: Path, frames: int) -> Iterator[bytearray]:
+    """Decode a clip to exactly ``frames`` 1080p30 frames (last frame held if it is short).
+    Each frame is yielded in a fresh writable buffer the caller may change in place."""
     proc = subprocess.Popen(
         [ffmpeg_bin(), "-nostdin", "-loglevel", "error", "-i", str(clip), "-an", "-vf",
          f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease,"
@@ -107,13 +118,18 @@ def _clip_frames(clip: Path, frames: int) -> Iterator[bytes]:
         stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
-    last = bytes(FRAME_BYTES)
+    last = bytearray(FRAME_BYTES)  # the newest complete frame (black before the first)
+    view = memoryview(last)
+    ended = False
     try:
         for _ in range(frames):
-            data = proc.stdout.read(FRAME_BYTES)
-            if len(data) == FRAME_BYTES:
-                last = data
-            yield last
+            got = 0
+            while not ended and got < FRAME_BYTES:
+                n = proc.stdout.readinto(view[got:])
+                if not n:
+                    ended = True  # a short clip: the newest complete frame is held
+                got += n or 0
+            yield bytearray(last)  # a copy: the caller draws on it, ``last`` stays clean
     finally:
         proc.kill()
         proc.wait()
@@ -141,20 +157,42 @@ def build_timeline(plan: RenderPlan) -> list[Shot | Motion]:
     return items
 
 
+class _Blend:
+    """A layer reduced to the rectangle it covers, ready to blend into raw RGB frames."""
+
+    def __init__(self, layer: Image.Image):
+        self.box = layer.getbbox()
+        if self.box is not None:
+            rgba = np.asarray(layer.crop(self.box), dtype=np.uint16)
+            self.alpha = rgba[:, :, 3:4]
+            self.color = rgba[:, :, :3] * self.alpha
+
+    def apply(self, frame: np.ndarray) -> None:
+        if self.box is None:
+            return
+        x0, y0, x1, y1 = self.box
+        region = frame[y0:y1, x0:x1]
+        region[:] = (region * (255 - self.alpha) + self.color + 127) // 255
+
+
 def _avatar_motion(clip: Path, frames: int, pages, style: SubtitleStyle, logo: Image.Image | None) -> Motion:
     def source() -> Iterator[bytes]:
         # Which subtitle page is on screen at each frame of the part.
-        schedule = []
+        schedule: list[tuple[str, ...]] = []
         for page in pages:
             schedule.extend([page.lines] * page.frames)
+        blends: dict[tuple[str, ...], _Blend] = {}
+        logo_blend = _Blend(logo) if logo is not None else None
         for i, raw in enumerate(_clip_frames(clip, frames)):
             lines = schedule[i] if i < len(schedule) else ()
-            frame = Image.frombuffer("RGB", (WIDTH, HEIGHT), raw, "raw", "RGB", 0, 1).copy()
-            overlay = subtitle_overlay(lines, style)
-            frame.paste(overlay, (0, 0), overlay)
-            if logo is not None:
-                frame.paste(logo, (0, 0), logo)
-            yield frame.tobytes()
+            if lines not in blends:
+                blends[lines] = _Blend(subtitle_overlay(lines, style))
+            # Blend in place on the decoded bytes: only the subtitle and logo rectangles change.
+            frame = np.frombuffer(raw, dtype=np.uint8).reshape(HEIGHT, WIDTH, 3)
+            blends[lines].apply(frame)
+            if logo_blend is not None:
+                logo_blend.apply(frame)
+            yield raw
 
     return Motion(source, frames)
 
