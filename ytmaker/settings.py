@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,24 @@ class Settings(BaseSettings):
     video_crf: int = Field(23, alias="YTMAKER_VIDEO_CRF", ge=0, le=51)
     x264_preset: str = Field("veryfast", alias="YTMAKER_X264_PRESET")
     task_workers: int = Field(4, alias="YTMAKER_TASK_WORKERS", ge=1)
+
+    # Cloud providers. Keys are SecretStr: they never print, log or serialise in clear.
+    # Base URLs default to the real services; override for proxies, regional endpoints, tests.
+    gemini_api_key: SecretStr | None = Field(None, alias="GEMINI_API_KEY")
+    gemini_model: str = Field("gemini-2.5-flash", alias="GEMINI_MODEL")
+    gemini_base_url: str = Field("https://generativelanguage.googleapis.com/v1beta", alias="GEMINI_BASE_URL")
+    google_tts_api_key: SecretStr | None = Field(None, alias="GOOGLE_TTS_API_KEY")
+    google_tts_base_url: str = Field("https://texttospeech.googleapis.com/", alias="GOOGLE_TTS_BASE_URL")
+    google_tts_voice_zh: str = Field("cmn-TW-Standard-A", alias="GOOGLE_TTS_VOICE_ZH")
+    google_tts_voice_en: str = Field("en-US-Standard-C", alias="GOOGLE_TTS_VOICE_EN")
+    stability_api_key: SecretStr | None = Field(None, alias="STABILITY_API_KEY")
+    stability_base_url: str = Field("https://api.stability.ai", alias="STABILITY_BASE_URL")
+    did_api_key: SecretStr | None = Field(None, alias="DID_API_KEY")
+    did_base_url: str = Field("https://api.d-id.com", alias="DID_BASE_URL")
+    did_source_url: str | None = Field(None, alias="DID_SOURCE_URL")
+    youtube_token_file: Path | None = Field(None, alias="YOUTUBE_TOKEN_FILE")
+    youtube_base_url: str = Field("https://www.googleapis.com/", alias="YOUTUBE_BASE_URL")
+    http_timeout_seconds: float = Field(60.0, alias="YTMAKER_HTTP_TIMEOUT_SECONDS", gt=0)
 
     # Redis progress stream length kept for late subscribers.
     progress_history: int = Field(500, alias="YTMAKER_PROGRESS_HISTORY", ge=10)
