@@ -1,0 +1,319 @@
+"""A fake Stability AI REST API on 127.0.0.1: real HTTP, the v2beta Stable Image wire format.
+
+    with FakeStability(api_key="sk-test") as fake:
+        fake.enqueue(429, {"name": "rate_limit_exceeded", "errors": ["slow down"]}, {"Retry-After": "3"})
+        ...  # the next matching request gets the 429, later ones the default behaviour
+        fake.requests[-1].form["prompt"]
+
+Default behaviour:
+- ``POST /v2beta/stable-image/generate/core`` (multipart/form-data; ``prompt`` required,
+  ``aspect_ratio`` and ``output_format`` checked) answers a real PNG drawn from the prompt at the
+  aspect ratio's native size (16:9 → 1344x768) with ``finish-reason``/``seed`` headers, or the
+  base64 JSON form when ``Accept: application/json``.
+- ``GET /v1/user/balance`` answers ``{"credits": <fake.credits>}``.
+- A missing or wrong ``Authorization: Bearer <key>`` gets 401; unknown paths 404.
+
+``FakeHTTPService`` (server thread, recording, scripted replies) is shared with the D-ID fake.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image, ImageDraw
+
+GENERATE_PATH = "/v2beta/stable-image/generate/core"
+BALANCE_PATH = "/v1/user/balance"
+
+# Stable Image Core's output size for each aspect ratio (about one megapixel).
+SIZES = {
+    "16:9": (1344, 768), "1:1": (1024, 1024), "21:9": (1536, 640), "2:3": (832, 1216), "3:2": (1216, 832),
+    "4:5": (896, 1088), "5:4": (1088, 896), "9:16": (768, 1344), "9:21": (640, 1536),
+}
+OUTPUT_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+
+
+@dataclass
+class Recorded:
+    """One request as the fake received it. Header names are lower-case."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str | None, str, bytes]] = field(default_factory=dict)  # name -> (filename, type, data)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    delay: float
+    method: str | None
+    path: str | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str | None, str, bytes]]]:
+    """multipart/form-data → (text fields, file fields), with the email package's MIME parser."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    if not message.is_multipart():
+        raise ValueError("not a multipart body")
+    form: dict[str, str] = {}
+    files: dict[str, tuple[str | None, str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            raise ValueError("a part without a name")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = (filename, part.get_content_type(), data)
+        else:
+            form[name] = data.decode("utf-8")
+    return form, files
+
+
+def encode_body(body: Any) -> tuple[bytes, str | None]:
+    if body is None:
+        return b"", None
+    if isinstance(body, bytes):
+        return body, None
+    if isinstance(body, str):
+        return body.encode(), "text/plain; charset=utf-8"
+    return json.dumps(body).encode(), "application/json"
+
+
+def draw_picture(prompt: str, size: tuple[int, int]) -> Image.Image:
+    """A real picture whose colours and shapes depend on the prompt."""
+    digest = hashlib.sha256(prompt.encode()).digest()
+    w, h = size
+    image = Image.new("RGB", size)
+    draw = ImageDraw.Draw(image)
+    top, bottom = digest[0:3], digest[3:6]
+    for y in range(h):
+        t = y / h
+        draw.line([(0, y), (w, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+    for i in range(6):
+        x, y, r = digest[6 + i] / 255 * w, digest[12 + i] / 255 * h, 40 + digest[18 + i] / 255 * h / 4
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(digest[20 + i : 23 + i]))
+    # A frame marks the edges, so a test can see how the client cropped.
+    draw.rectangle((0, 0, w - 1, h - 1), outline=(255, 255, 255), width=8)
+    return image
+
+
+class FakeHTTPService:
+    """Shared machinery: a ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread, request
+    recording, and a script of replies served (after the auth check) before the default."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._script: list[Scripted] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        delay: float = 0.0,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Script the next reply to a request matching ``method``/``path`` prefix (None: any),
+        after the auth check; ``delay`` sleeps before answering."""
+        with self._lock:
+            self._script.append(Scripted(status, body, dict(headers or {}), delay, method, path))
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the fake is not running"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.handle_error = lambda request, address: None  # a client gone mid-reply is fine
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- behaviour (subclasses fill in) -------------------------------------------------
+
+    def authorized(self, req: Recorded) -> bool:
+        return True
+
+    def unauthorized(self) -> Any:
+        return {"error": "unauthorized"}
+
+    def default(self, req: Recorded) -> tuple[int, Any, dict[str, str]]:
+        return 404, {"error": "not found"}, {}
+
+    def _take_scripted(self, method: str, path: str) -> Scripted | None:
+        with self._lock:
+            for i, entry in enumerate(self._script):
+                if entry.matches(method, path):
+                    return self._script.pop(i)
+        return None
+
+    def handle(self, req: Recorded) -> tuple[int, Any, dict[str, str], float]:
+        if not self.authorized(req):
+            return 401, self.unauthorized(), {}, 0.0
+        scripted = self._take_scripted(req.method, req.path)
+        if scripted is not None:
+            return scripted.status, scripted.body, scripted.headers, scripted.delay
+        return (*self.default(req), 0.0)
+
+
+class FakeStability(FakeHTTPService):
+    def __init__(self, api_key: str = "sk-test-stability", *, credits: float = 25.0):
+        super().__init__()
+        self.api_key = api_key
+        self.credits = credits
+
+    def generate_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == GENERATE_PATH]
+
+    def authorized(self, req: Recorded) -> bool:
+        return req.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def unauthorized(self) -> Any:
+        return {"id": "e401", "name": "unauthorized", "errors": ["authorization: invalid or missing API key"]}
+
+    def default(self, req: Recorded) -> tuple[int, Any, dict[str, str]]:
+        if req.path == GENERATE_PATH:
+            if req.method != "POST":
+                return 405, {"name": "method_not_allowed", "errors": [f"{req.method} not allowed"]}, {}
+            return self._generate(req)
+        if req.path == BALANCE_PATH:
+            if req.method != "GET":
+                return 405, {"name": "method_not_allowed", "errors": [f"{req.method} not allowed"]}, {}
+            return 200, {"credits": self.credits}, {}
+        return 404, {"id": "e404", "name": "not_found", "errors": [f"{req.path} not found"]}, {}
+
+    def _generate(self, req: Recorded) -> tuple[int, Any, dict[str, str]]:
+        def bad(message: str) -> tuple[int, Any, dict[str, str]]:
+            return 400, {"id": "e400", "name": "bad_request", "errors": [message]}, {}
+
+        if not req.headers.get("content-type", "").startswith("multipart/form-data"):
+            return bad("the request must be multipart/form-data")
+        prompt = req.form.get("prompt", "")
+        if not prompt.strip():
+            return bad("prompt: cannot be empty")
+        if len(prompt) > 10_000:
+            return bad("prompt: must be at most 10000 characters")
+        aspect = req.form.get("aspect_ratio", "1:1")
+        if aspect not in SIZES:
+            return bad(f"aspect_ratio: must be one of {sorted(SIZES)}")
+        fmt = req.form.get("output_format", "png")
+        if fmt not in OUTPUT_FORMATS:
+            return bad("output_format: must be one of png, jpeg, webp")
+        accept = req.headers.get("accept", "")
+        if accept not in ("image/*", "application/json"):
+            return bad("accept: must be image/* or application/json")
+        seed = req.form.get("seed", "0")
+        buffer = io.BytesIO()
+        draw_picture(prompt, SIZES[aspect]).save(buffer, format=OUTPUT_FORMATS[fmt])
+        if accept == "application/json":
+            data = {"image": base64.b64encode(buffer.getvalue()).decode(), "finish_reason": "SUCCESS", "seed": int(seed)}
+            return 200, data, {}
+        return 200, buffer.getvalue(), {"Content-Type": f"image/{fmt}", "finish-reason": "SUCCESS", "seed": seed}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeHTTPService
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        body = self._read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        req = Recorded(self.command, split.path, parse_qs(split.query), headers, body)
+        if headers.get("content-type", "").startswith("multipart/form-data"):
+            try:
+                req.form, req.files = parse_multipart(headers["content-type"], body)
+            except Exception as exc:
+                self._reply(400, {"name": "bad_request", "errors": [f"malformed multipart body: {exc}"]}, {})
+                return
+        with self.owner._lock:
+            self.owner.requests.append(req)
+        status, reply, reply_headers, delay = self.owner.handle(req)
+        if delay:
+            time.sleep(delay)
+        self._reply(status, reply, reply_headers)
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        data, content_type = encode_body(body)
+        try:
+            self.send_response(status)
+            if content_type and not any(k.lower() == "content-type" for k in headers):
+                self.send_header("Content-Type", content_type)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client gave up (a timeout test)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch

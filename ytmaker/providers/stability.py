@@ -1,0 +1,199 @@
+"""Segment images from Stability AI's Stable Image API (v2beta, "core" model).
+
+One multipart POST per segment to ``{base}/v2beta/stable-image/generate/core`` with
+``Accept: image/*``: the reply's body is the image itself (16:9 comes back as 1344x768),
+scaled and cropped here to exactly 1920x1080 and written as a PNG atomically.
+
+Every failure is a :class:`ProviderError` with the ``STABILITY`` prefix; the API key never
+appears in a message (it is scrubbed from anything the service echoes back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image, ImageOps
+
+from ytmaker.drawing.segment_image import save_png
+from ytmaker.media_types import HEIGHT, WIDTH
+from ytmaker.providers.base import ImageRequest
+from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+
+PROVIDER = "STABILITY"
+DEFAULT_BASE_URL = "https://api.stability.ai"
+GENERATE_PATH = "/v2beta/stable-image/generate/core"
+BALANCE_PATH = "/v1/user/balance"
+
+# Appended to every description: one consistent look across a video's segments.
+STYLE_SUFFIX = "clean editorial illustration, cinematic lighting, rich colours, widescreen composition"
+NEGATIVE_PROMPT = "text, letters, captions, watermark, logo, signature, blurry, low quality"
+MAX_PROMPT_CHARS = 10_000  # the API's limit
+_MODERATION_WORDS = ("moderation", "content policy", "content_policy", "flagged", "policy violation")
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _error_body(response: httpx.Response) -> tuple[str, list[str]]:
+    """The API's error JSON is ``{"id", "name", "errors": [...]}``; anything else is tolerated."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return "", [response.text[:300]] if response.text else []
+    if not isinstance(body, dict):
+        return "", [str(body)[:300]]
+    name = str(body.get("name") or "")
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        messages = [str(e) for e in errors]
+    elif errors:
+        messages = [str(errors)]
+    else:
+        messages = [str(body.get("message"))] if body.get("message") else []
+    return name, messages
+
+
+class StabilityImageGenerator:
+    """ImageGenerator backed by Stability AI's Stable Image Core."""
+
+    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 60.0):
+        if not api_key:
+            raise ProviderError(PROVIDER, "AUTH", "STABILITY_API_KEY is not set")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = float(timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "StabilityImageGenerator":
+        key = settings.stability_api_key
+        secret = key.get_secret_value() if key is not None else ""
+        if not secret.strip():
+            raise ProviderError(PROVIDER, "AUTH", "STABILITY_API_KEY is not set")
+        return cls(secret.strip(), settings.stability_base_url, settings.http_timeout_seconds)
+
+    def __repr__(self) -> str:  # never the key
+        return f"StabilityImageGenerator(base_url={self.base_url!r}, timeout={self.timeout})"
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}", "Accept": accept}
+
+    def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        url = f"{self.base_url}{path}"
+        try:
+            with httpx.Client(timeout=self._timeout(), follow_redirects=True) as client:
+                return client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                PROVIDER, "TIMEOUT", f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                PROVIDER, "CONNECTION", f"{what}: {_scrub(f'{type(exc).__name__}: {exc}', self._api_key)}"
+            ) from None
+
+    def _raise_for_error(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        name, messages = _error_body(response)
+        text = "; ".join(messages)
+        lowered = f"{name} {text}".lower()
+        if name == "content_moderation" or (
+            status in (400, 403, 422) and any(word in lowered for word in _MODERATION_WORDS)
+        ):
+            kind = "CONTENT_POLICY"
+        elif status == 402 or name in ("payment_required", "insufficient_balance"):
+            kind = "QUOTA_EXCEEDED"
+        else:
+            kind = kind_for_status(status)
+        detail = f"{what}: HTTP {status}" + (f" {name}" if name else "") + (f": {text}" if text else "")
+        raise ProviderError(
+            PROVIDER,
+            kind,
+            _scrub(detail, self._api_key)[:600],
+            status=status,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            details={"name": name} if name else None,
+        )
+
+    # -- API ----------------------------------------------------------------------------
+
+    @staticmethod
+    def prompt_for(request: ImageRequest) -> str:
+        description = " ".join(request.description.split())
+        room = MAX_PROMPT_CHARS - len(STYLE_SUFFIX) - 2
+        return f"{description[:room]}. {STYLE_SUFFIX}"
+
+    @staticmethod
+    def seed_for(request: ImageRequest) -> int:
+        """The same segment asks for the same seed: a rerun gives a similar picture."""
+        digest = hashlib.sha256(f"{request.segment_index}\x00{request.description}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % 4_294_967_294
+
+    def generate(self, request: ImageRequest, out_path: Path) -> Path:
+        what = f"image for segment {request.segment_index}"
+        form = {
+            "prompt": self.prompt_for(request),
+            "negative_prompt": NEGATIVE_PROMPT,
+            "aspect_ratio": "16:9",
+            "output_format": "png",
+            "seed": str(self.seed_for(request)),
+        }
+        response = self._send(
+            "POST",
+            GENERATE_PATH,
+            what=what,
+            headers=self._headers("image/*"),
+            data=form,
+            files={"none": ""},  # forces multipart/form-data, as the API requires
+        )
+        self._raise_for_error(response, what)
+
+        if response.headers.get("finish-reason", "").upper() == "CONTENT_FILTERED":
+            raise ProviderError(
+                PROVIDER, "CONTENT_POLICY", f"{what}: the generated image was filtered (finish-reason CONTENT_FILTERED)",
+                status=response.status_code,
+            )
+        content_type = response.headers.get("content-type", "")
+        try:
+            image = Image.open(io.BytesIO(response.content))
+            image.load()
+        except Exception:
+            raise ProviderError(
+                PROVIDER, "INVALID_RESPONSE",
+                f"{what}: HTTP {response.status_code} with {content_type or 'no content type'}, "
+                f"{len(response.content)} bytes, not an image",
+                status=response.status_code,
+            ) from None
+
+        fitted = ImageOps.fit(image.convert("RGB"), (WIDTH, HEIGHT), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+        save_png(fitted, Path(out_path))
+        return Path(out_path)
+
+    def get_balance(self) -> float:
+        """Remaining credits of the account (``GET /v1/user/balance``)."""
+        what = "credit balance"
+        response = self._send("GET", BALANCE_PATH, what=what, headers=self._headers("application/json"))
+        self._raise_for_error(response, what)
+        try:
+            return float(response.json()["credits"])
+        except (ValueError, KeyError, TypeError):
+            raise ProviderError(
+                PROVIDER, "INVALID_RESPONSE", f"{what}: no numeric 'credits' in the reply", status=response.status_code
+            ) from None
+
+
+from ytmaker.providers import register  # noqa: E402
+
+register("image", "stability", StabilityImageGenerator.from_settings)
