@@ -8,6 +8,7 @@ from prefect import task
 
 from data import AssetType, record_asset
 from tasks.caching import step_cache
+from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
 from ytmaker import narration
 from ytmaker.hashing import file_sha256
@@ -26,6 +27,7 @@ def _paths(project_id: int) -> ProjectPaths:
 
 @task(
     name="narrate-part",
+    **PROVIDER_RETRIES,
     cache_policy=step_cache(lambda paths, i: [paths.part_audio(i["part"])]),
     persist_result=True,
     **stage_hooks(ASSETS),
@@ -54,6 +56,7 @@ def mix_narration(project_id: int, parts: list[PartAudio]) -> Narration:
 
 @task(
     name="draw-image",
+    **PROVIDER_RETRIES,
     cache_policy=step_cache(lambda paths, i: [paths.image(i["request"].segment_index)]),
     persist_result=True,
     **stage_hooks(ASSETS),
@@ -73,6 +76,7 @@ def draw_image(project_id: int, request: ImageRequest, provider: str) -> ImageAs
 
 @task(
     name="make-avatar",
+    **PROVIDER_RETRIES,
     cache_policy=step_cache(lambda paths, i: [paths.avatar(i["which"])]),
     persist_result=True,
     **stage_hooks(ASSETS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import task
 
 from tasks.caching import step_cache
+from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
 from ytmaker.media_types import Publication, RenderedVideo, Thumbnail
 from ytmaker.providers import get_provider
@@ -13,7 +14,13 @@ from ytmaker.script import VideoMetadata
 from ytmaker.settings import get_settings
 
 
-@task(name="publish-video", cache_policy=step_cache(), persist_result=True, **stage_hooks("youtube_upload"))
+@task(
+    name="publish-video",
+    **PROVIDER_RETRIES,
+    cache_policy=step_cache(),
+    persist_result=True,
+    **stage_hooks("youtube_upload"),
+)
 def publish_video(
     project_id: int,
     video: RenderedVideo,

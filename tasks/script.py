@@ -5,13 +5,20 @@ from __future__ import annotations
 from prefect import task
 
 from tasks.caching import step_cache
+from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
 from ytmaker.providers import get_provider
 from ytmaker.script import Script, ScriptRequest, validate_script
 from ytmaker.settings import get_settings
 
 
-@task(name="write-script", cache_policy=step_cache(), persist_result=True, **stage_hooks("script_generation"))
+@task(
+    name="write-script",
+    **PROVIDER_RETRIES,
+    cache_policy=step_cache(),
+    persist_result=True,
+    **stage_hooks("script_generation"),
+)
 def write_script(project_id: int, request: ScriptRequest, provider: str) -> Script:
     """Write the script with the configured provider and validate it (durations, numbering)."""
     script = get_provider("script", get_settings(), provider).write(request)

@@ -215,7 +215,7 @@ def test_fenced_json(gemini):
     gemini.enqueue_text("```json\n" + json.dumps(default_script()) + "\n```")
     err = _fail(gemini)
     assert err.code == "GEMINI_INVALID_RESPONSE"
-    assert "```json" in str(err)
+    assert "code fence" in str(err) and "```json" in str(err)
 
 
 def test_segment_missing_duration(gemini):

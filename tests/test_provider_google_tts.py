@@ -170,7 +170,6 @@ def test_403_forbidden(tts, tmp_path):
 
 
 def test_text_over_the_api_limit_is_refused_before_sending(tts, tmp_path):
-    err = None
     with pytest.raises(ProviderError) as info:
         _synth(tts).synthesize("字" * 2000, "zh-TW", tmp_path / "big.mp3")
     err = info.value

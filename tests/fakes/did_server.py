@@ -21,6 +21,7 @@ Default behaviour (``Authorization: Basic <key>`` required, else 401 ``{"message
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import shutil
@@ -37,6 +38,11 @@ from tests.fakes.stability_server import FakeHTTPService, Recorded
 from ytmaker.ffmpeg import ffmpeg_bin, media_duration
 
 DEFAULT_STATUSES = ("created", "started", "done")
+
+# Rendered clips by (picture, audio) digest, shared by all fakes in the process: the same
+# inputs give the same clip, and tests re-use one narration many times.
+_RENDERED: dict[str, bytes] = {}
+_RENDER_LOCK = threading.Lock()
 
 
 @dataclass
@@ -69,10 +75,10 @@ class FakeDID(FakeHTTPService):
         self.remaining = 40
         self.total = 100
         self.audios: dict[str, Path] = {}  # s3 url -> stored file
+        self.durations: dict[str, float] = {}  # s3 url -> seconds
         self.images: dict[str, bytes] = {}  # s3 url -> PNG/JPEG bytes
         self.talks: dict[str, Talk] = {}
         self._ids = itertools.count(1)
-        self._media_lock = threading.Lock()
         self._dir = Path(tempfile.mkdtemp(prefix="fake-did-"))
 
     def stop(self) -> None:
@@ -129,6 +135,7 @@ class FakeDID(FakeHTTPService):
             return self._invalid("the audio file could not be decoded")
         url = f"s3://d-id-audios-prod/fake-user/{ident}/{stored.name}"
         self.audios[url] = stored
+        self.durations[url] = duration
         return 201, {"id": ident, "url": url, "duration": duration, "moderation_metadata": {}}, {}
 
     def _upload_image(self, req: Recorded) -> tuple[int, Any, dict[str, str]]:
@@ -181,28 +188,33 @@ class FakeDID(FakeHTTPService):
         if status == "done":
             self._render(talk)
             body["result_url"] = f"{self.url}/results/{talk.id}.mp4?AWSAccessKeyId=FAKE&Signature=fake"
-            body["duration"] = media_duration(self.audios[talk.audio_url])
+            body["duration"] = self.durations[talk.audio_url]
         elif status in ("error", "rejected"):
             body["error"] = dict(self.talk_error)
         return 200, body, {}
 
     def _render(self, talk: Talk) -> None:
-        with self._media_lock:
-            if talk.mp4 is not None:
-                return
-            face_png = self._dir / f"{talk.id}_face.png"
-            source = self.images.get(talk.source_url)
-            face = Image.open(io.BytesIO(source)).convert("RGB") if source else default_face()
-            face.resize((512, 512)).save(face_png)
-            out = self._dir / f"{talk.id}.mp4"
-            subprocess.run(
-                [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-                 "-loop", "1", "-framerate", "25", "-i", str(face_png), "-i", str(self.audios[talk.audio_url]),
-                 "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage",
-                 "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)],
-                check=True, capture_output=True,
-            )
-            talk.mp4 = out.read_bytes()
+        if talk.mp4 is not None:
+            return
+        source = self.images.get(talk.source_url)
+        face = Image.open(io.BytesIO(source)).convert("RGB") if source else default_face()
+        face = face.resize((512, 512))
+        audio = self.audios[talk.audio_url]
+        key = hashlib.sha256(face.tobytes() + audio.read_bytes()).hexdigest()
+        with _RENDER_LOCK:
+            if key not in _RENDERED:
+                face_png = self._dir / f"{talk.id}_face.png"
+                face.save(face_png)
+                out = self._dir / f"{talk.id}.mp4"
+                subprocess.run(
+                    [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+                     "-loop", "1", "-framerate", "25", "-i", str(face_png), "-i", str(audio),
+                     "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage",
+                     "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)],
+                    check=True, capture_output=True,
+                )
+                _RENDERED[key] = out.read_bytes()
+            talk.mp4 = _RENDERED[key]
 
     def _result(self, req: Recorded, talk_id: str) -> tuple[int, Any, dict[str, str]]:
         if "authorization" in req.headers:

@@ -268,6 +268,7 @@ class FakeStability(FakeHTTPService):
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeHTTPService
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small replies at once, not after a delayed ACK (~40 ms)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

@@ -107,6 +107,8 @@ class DIDAvatarGenerator:
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout = float(timeout)
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
         self.poll_interval = float(poll_interval)
         self.max_wait = float(max_wait)
         self.source_url = source_url or None
@@ -134,6 +136,35 @@ class DIDAvatarGenerator:
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
 
+    def _http(self) -> httpx.Client:
+        """One pooled client per generator (thread-safe; building one costs ~50 ms)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout(), follow_redirects=True)
+            return self._client
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (no client, no locks), should a flow ship the provider to a worker."""
+        return {k: v for k, v in self.__dict__.items() if k not in ('_client', '_client_lock', '_lock')}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client = None
+        self._client_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self) -> "DIDAvatarGenerator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _request(
         self, method: str, url: str, *, what: str, authorized: bool = True, **kwargs: Any
     ) -> httpx.Response:
@@ -141,8 +172,7 @@ class DIDAvatarGenerator:
         if authorized:
             headers["Authorization"] = f"Basic {self._api_key}"
         try:
-            with httpx.Client(timeout=self._timeout(), follow_redirects=True) as client:
-                return client.request(method, url, headers=headers, **kwargs)
+            return self._http().request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise ProviderError(
                 PROVIDER, "TIMEOUT", f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"

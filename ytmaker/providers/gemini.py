@@ -271,7 +271,12 @@ class GeminiScriptWriter:
         try:
             payload = json.loads(text)
         except ValueError as exc:
-            why = "truncated at the token limit" if finish == "MAX_TOKENS" else f"not JSON ({exc.msg})"
+            if finish == "MAX_TOKENS":
+                why = "truncated at the token limit"
+            elif text.lstrip().startswith("```"):
+                why = "JSON wrapped in a ``` code fence, not bare JSON"
+            else:
+                why = f"not JSON ({exc.msg})"
             raise self._invalid(f"candidates[0].content.parts[0].text is {why}: {_snippet(text)!r}") from None
         if not isinstance(payload, dict):
             raise self._invalid(f"the script is not a JSON object: {_snippet(text)!r}")
