@@ -16,15 +16,47 @@ from tasks.publish import publish_video
 from tasks.render import render_video
 from tasks.script import write_script
 from tasks.thumbnail import make_thumbnail
+from ytmaker.errors import YtmakerError
 from ytmaker.job import build_job
+from ytmaker.media_types import ImageAsset
+from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.base import ImageRequest
 from ytmaker.settings import get_settings
+
+
+MAX_FAILED_IMAGE_SHARE = 0.2
 
 
 def _results(futures: list[PrefectFuture]) -> list[Any]:
     """Let every started step finish (so it is cached), then raise the first failure."""
     wait(futures)
     return [f.result() for f in futures]
+
+
+def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAsset | None], list[dict]]:
+    """Pictures refused by a content policy become ``None`` (the render shows a placeholder)
+    and an error entry; any other failure, or more than 20 % refused, fails the stage."""
+    wait(futures)
+    images: list[ImageAsset | None] = []
+    errors: list[dict] = []
+    for index, future in enumerate(futures, start=1):
+        state = future.state
+        if state.is_completed():
+            images.append(future.result())
+            continue
+        exc = state.result(raise_on_failure=False)
+        if not (isinstance(exc, ProviderError) and exc.kind == "CONTENT_POLICY"):
+            future.result()  # raises the real failure
+        images.append(None)
+        errors.append({"asset_type": "IMAGE", "segment_index": index, "error": exc.message, "code": exc.code})
+    if errors and len(errors) > MAX_FAILED_IMAGE_SHARE * len(futures):
+        raise YtmakerError(
+            f"Project {project_id}: {len(errors)} of {len(futures)} pictures were refused "
+            f"(more than {MAX_FAILED_IMAGE_SHARE:.0%}); change their descriptions and run again.",
+            code="IMAGES_FAILED",
+            details={"errors": errors},
+        )
+    return images, errors
 
 
 @flow(
@@ -61,22 +93,29 @@ def video_flow(project_id: int) -> dict[str, Any]:
         intro = make_avatar.submit(project_id, "intro", script.intro.text, job.language, spoken[0], p["avatar"])
         outro = make_avatar.submit(project_id, "outro", script.outro.text, job.language, spoken[-1], p["avatar"])
         narration = mix_narration.submit(project_id, spoken)
-        images = _results(pictures)
+        images, image_errors = _images(project_id, pictures)
         intro_clip, outro_clip, full_narration = _results([intro, outro, narration])
 
     with stage(project_id, "video_rendering"):
         video = render_video(project_id, full_narration, images, intro_clip, outro_clip, job.style, job.logo)
 
     with stage(project_id, "thumbnail_generation"):
-        thumbnail = make_thumbnail(project_id, script.metadata.title, images[0], job.logo)
+        thumbnail = make_thumbnail(project_id, script.metadata.title, next(i for i in images if i), job.logo)
 
     with stage(project_id, "youtube_upload"):
         published = publish_video(project_id, video, thumbnail, script.metadata, job.language,
                                   job.privacy, job.publish_at, p["publish"])
-        update_project(project_id, youtube_video_id=published.video_id, video_url=published.video_url, error_info=None)
+        partial = {
+            "stage": "asset_generation", "code": "PARTIAL_SUCCESS",
+            "message": f"{len(image_errors)} picture(s) were replaced by placeholders; rerun to retry them.",
+            "details": {"errors": image_errors},
+        } if image_errors else None
+        update_project(project_id, youtube_video_id=published.video_id, video_url=published.video_url,
+                       error_info=partial)
 
     return {
-        "status": "COMPLETED",
+        "status": "partial_success" if image_errors else "COMPLETED",
+        "errors": image_errors,
         "project_id": project_id,
         "video_id": published.video_id,
         "video_url": published.video_url,

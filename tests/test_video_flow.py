@@ -15,6 +15,7 @@ from data import AssetStatus, AssetType, ProjectStatus, create_project, get_proj
 from data.models import Project
 from tests.media_checks import assert_youtube_ready
 from ytmaker import providers
+from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.local import PillowImageGenerator
 from ytmaker.progress_bus import subscribe_progress
 
@@ -185,10 +186,13 @@ class _FailingImages:
     registered through the provider registry, the way any provider is chosen)."""
 
     fail: set[int] = set()
+    refuse: set[int] = set()  # refused by content policy: that picture only is lost
 
     def generate(self, request, out_path):  # noqa: ANN001
         if request.segment_index in self.fail:
             raise RuntimeError(f"refused segment {request.segment_index}")
+        if request.segment_index in self.refuse:
+            raise ProviderError("STABILITY", "CONTENT_POLICY", f"segment {request.segment_index}", status=403)
         return PillowImageGenerator().generate(request, out_path)
 
 
@@ -291,3 +295,43 @@ def test_redis_down_still_makes_the_video_with_one_warning(env, caplog):
     warnings = [r for r in caplog.records if r.name == "ytmaker.progress" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "Redis" in warnings[0].getMessage()
     assert get_project(project.id).status == ProjectStatus.COMPLETED
+
+
+def test_a_refused_picture_is_a_placeholder_and_a_rerun_retries_it(env):
+    env(YTMAKER_IMAGE_PROVIDER="test-failing")
+    project = create_project("Five places (refused)", _five_segments(), "en")
+    _FailingImages.refuse = {4}
+    try:
+        state = _run(project.id)
+    finally:
+        _FailingImages.refuse = set()
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["status"] == "partial_success"
+    assert result["errors"] == [{"asset_type": "IMAGE", "segment_index": 4, "code": "STABILITY_CONTENT_POLICY",
+                                 "error": result["errors"][0]["error"]}]
+    record = get_project(project.id)
+    assert record.status == ProjectStatus.COMPLETED and record.error_info["code"] == "PARTIAL_SUCCESS"
+    image_4 = next(a for a in list_assets(project.id) if a.type == AssetType.IMAGE and a.segment_index == 4)
+    assert image_4.status == AssetStatus.FAILED
+    assert Path(result["video_path"]).exists()
+
+    before = dict(providers.provider_calls)
+    again = _run(project.id)
+    assert again.is_completed() and again.result()["status"] == "COMPLETED"
+    assert _calls(before).get("image") == 1  # only the refused picture is tried again
+    assert get_project(project.id).error_info is None
+
+
+def test_more_than_a_fifth_refused_fails_the_stage(env):
+    env(YTMAKER_IMAGE_PROVIDER="test-failing")
+    project = create_project("Five places (two refused)", _five_segments(), "en")
+    _FailingImages.refuse = {2, 4}
+    try:
+        state = _run(project.id)
+    finally:
+        _FailingImages.refuse = set()
+    assert state.is_failed()
+    info = get_project(project.id).error_info
+    assert info["code"] == "IMAGES_FAILED" and info["stage"] == "asset_generation"
+    assert [e["segment_index"] for e in info["details"]["errors"]] == [2, 4]

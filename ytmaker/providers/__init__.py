@@ -76,4 +76,5 @@ def _load_builtin() -> None:
     if _loaded:
         return
     _loaded = True
-    from ytmaker.providers import local  # noqa: F401  (registers the local providers)
+    # Importing a provider module registers it.
+    from ytmaker.providers import did, gemini, google_tts, local, stability  # noqa: F401

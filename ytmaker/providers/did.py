@@ -145,7 +145,7 @@ class DIDAvatarGenerator:
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (no client, no locks), should a flow ship the provider to a worker."""
-        return {k: v for k, v in self.__dict__.items() if k not in ('_client', '_client_lock', '_lock')}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_client_lock", "_lock")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

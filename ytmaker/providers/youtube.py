@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import google.auth.exceptions
@@ -97,6 +98,7 @@ DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 EDUCATION_CATEGORY = "27"
 
+_GOOGLE_TOKEN_HOSTS = frozenset({"oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com"})
 _SERVER_ERRORS = frozenset({500, 502, 503, 504})
 _SESSION_GONE = frozenset({404, 410})
 _QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded"})
@@ -339,10 +341,25 @@ class YouTubePublisher:
             raise ProviderError(PROVIDER, "AUTH", f"YOUTUBE_TOKEN_FILE {self.token_file} does not exist")
         try:
             creds = Credentials.from_authorized_user_file(str(self.token_file), scopes=SCOPES)
-        except (ValueError, KeyError, OSError) as exc:
+            file_token_uri = json.loads(self.token_file.read_text(encoding="utf-8")).get("token_uri")
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
             raise ProviderError(
-                PROVIDER, "AUTH", f"YOUTUBE_TOKEN_FILE {self.token_file} is not an authorized-user token file ({type(exc).__name__}: {exc})"
+                PROVIDER, "AUTH", f"YOUTUBE_TOKEN_FILE {self.token_file} is not an authorized-user token file ({type(exc).__name__})"
             ) from None
+        # google-auth (>= 2.41) ignores the file's token_uri and always refreshes at Google's
+        # endpoint, so that a planted token file cannot send the refresh token and client
+        # secret elsewhere. The file's token_uri is honoured only when it is Google's or on the
+        # configured API host (YOUTUBE_BASE_URL: a proxy, or the fake server in tests).
+        if file_token_uri and file_token_uri != creds.token_uri:
+            if self._trusted_token_uri(file_token_uri):
+                expiry = creds.expiry
+                creds = creds.with_token_uri(file_token_uri)
+                creds.expiry = expiry  # the copy drops it (and would look forever fresh)
+            else:
+                log.warning(
+                    "ignoring token_uri %s in YOUTUBE_TOKEN_FILE (not Google's and not on YOUTUBE_BASE_URL's host); "
+                    "refreshing at %s", file_token_uri, creds.token_uri
+                )
         self._remember_secrets(creds)
         self._saved_token = creds.token
         if not creds.valid:  # expired, or no access token yet
@@ -358,6 +375,13 @@ class YouTubePublisher:
                 ) from None
             self._save_token_if_changed(creds)
         return creds
+
+    def _trusted_token_uri(self, uri: str) -> bool:
+        parts = urlsplit(uri)
+        if parts.scheme == "https" and parts.hostname in _GOOGLE_TOKEN_HOSTS:
+            return True
+        base = urlsplit(self.base_url)
+        return (parts.scheme, parts.hostname, parts.port) == (base.scheme, base.hostname, base.port)
 
     def _remember_secrets(self, creds: Credentials) -> None:
         for value in (creds.token, creds.refresh_token, creds.client_secret):
