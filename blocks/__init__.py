@@ -1,5 +1,5 @@
-"""Prefect blocks for provider credentials.
+"""Prefect blocks: provider credentials (``YtmakerCredentials``)."""
 
-The offline pipeline needs none. Credential blocks for the cloud providers (Gemini, Google
-TTS, Stability AI, D-ID, YouTube) belong here; they are not written yet.
-"""
+from blocks.credentials import YtmakerCredentials
+
+__all__ = ["YtmakerCredentials"]

@@ -8,6 +8,7 @@ from prefect import task
 
 from data import AssetType, record_asset
 from tasks.caching import step_cache
+from tasks.limits import provider_limits
 from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
 from ytmaker import narration
@@ -65,7 +66,8 @@ def draw_image(project_id: int, request: ImageRequest, provider: str) -> ImageAs
     """One 1920x1080 picture for one segment. A failure is recorded on the segment's asset."""
     out = _paths(project_id).image(request.segment_index)
     try:
-        get_provider("image", get_settings(), provider).generate(request, out)
+        with provider_limits("image", provider):
+            get_provider("image", get_settings(), provider).generate(request, out)
     except Exception as exc:
         record_asset(project_id, AssetType.IMAGE, segment_index=request.segment_index, error=str(exc)[:2000])
         raise

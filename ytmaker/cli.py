@@ -80,6 +80,37 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_run(argparse.Namespace(project_id=project.id))
 
 
+def _cmd_credentials(args: argparse.Namespace) -> int:
+    """Save the cloud keys found in the environment into the Prefect credentials block."""
+    apply_defaults()
+    from blocks.credentials import FIELDS, YtmakerCredentials
+    from ytmaker.settings import get_settings
+
+    settings = get_settings()
+    name = args.name or settings.credentials_block
+    if args.action == "show":
+        try:
+            block = YtmakerCredentials.load(name)
+        except ValueError:
+            print(f"No credentials block {name!r} yet: run `ytmaker credentials save`.")
+            return 1
+        for field, env in FIELDS.items():
+            print(f"{env:<22} {'set' if getattr(block, field) else '-'}")
+        return 0
+    values = {f: getattr(settings, f) for f in FIELDS if f != "youtube_token_json" and getattr(settings, f)}
+    if settings.youtube_token_file:
+        from pydantic import SecretStr
+
+        values["youtube_token_json"] = SecretStr(Path(settings.youtube_token_file).read_text(encoding="utf-8"))
+    if not values:
+        print("None of " + ", ".join(FIELDS.values()) + " is set in the environment: nothing to save.")
+        return 1
+    YtmakerCredentials.register_type_and_schema()
+    YtmakerCredentials(**values).save(name, overwrite=True)
+    print(f"Saved credentials block ytmaker-credentials/{name}: " + ", ".join(FIELDS[f] for f in values))
+    return 0
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from data import get_project, list_assets
 
@@ -152,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="make a video from a bundled sample project")
     demo.add_argument("--language", default="zh-TW", choices=sorted(SAMPLES))
     demo.set_defaults(func=_cmd_demo)
+
+    creds = sub.add_parser("credentials", help="store cloud keys from the environment in a Prefect block")
+    creds.add_argument("action", choices=["save", "show"])
+    creds.add_argument("--name", default=None, help="block name (default: YTMAKER_CREDENTIALS_BLOCK or 'default')")
+    creds.set_defaults(func=_cmd_credentials)
 
     show = sub.add_parser("show", help="show a project's status, error and assets")
     show.add_argument("project_id", type=int)

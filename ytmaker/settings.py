@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     did_source_url: str | None = Field(None, alias="DID_SOURCE_URL")
     youtube_token_file: Path | None = Field(None, alias="YOUTUBE_TOKEN_FILE")
     youtube_base_url: str = Field("https://www.googleapis.com/", alias="YOUTUBE_BASE_URL")
+    credentials_block: str = Field("default", alias="YTMAKER_CREDENTIALS_BLOCK")
     http_timeout_seconds: float = Field(60.0, alias="YTMAKER_HTTP_TIMEOUT_SECONDS", gt=0)
 
     # Redis progress stream length kept for late subscribers.

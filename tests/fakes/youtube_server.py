@@ -178,7 +178,9 @@ class FakeYouTube:
     def start(self) -> "FakeYouTube":
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-youtube", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-youtube", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -65,6 +65,10 @@ def get_provider(stage: str, settings: Settings, name: str | None = None) -> Any
             f"{env}={name!r} is not a known {stage} provider; choose one of {available(stage)}",
             details={"stage": stage, "provider": name},
         )
+    if name != "local":
+        from ytmaker.credentials import with_block_credentials
+
+        settings = with_block_credentials(settings)
     return _Counted(stage, factory(settings))
 
 

@@ -54,12 +54,15 @@ token and the client secret are scrubbed from every message.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import json
 import logging
 import mimetypes
 import os
+import re
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -103,8 +106,23 @@ _SERVER_ERRORS = frozenset({500, 502, 503, 504})
 _SESSION_GONE = frozenset({404, 410})
 _QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded"})
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-# Transport failures worth a retry on the same session (socket.timeout is an OSError).
+# Google access tokens (ya29.), refresh tokens (1//) and anything after "Bearer ".
+_TOKEN_PATTERN = re.compile(r"(Bearer\s+|\bya29\.|\b1//)[A-Za-z0-9._~+/=-]+")
+# Transport failures worth a retry on the same session. OSError is caught, then narrowed by
+# _is_transport (a file that cannot be read is not a network problem).
 _TRANSPORT_ERRORS = (OSError, http.client.HTTPException, httplib2.HttpLib2Error)
+_NETWORK_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "ENETUNREACH",
+                 "ENETDOWN", "ENETRESET", "EHOSTUNREACH", "EHOSTDOWN", "EADDRNOTAVAIL")
+    if hasattr(errno, name)
+)
+
+
+def _is_transport(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, http.client.HTTPException, httplib2.HttpLib2Error)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +246,7 @@ class YouTubePublisher:
         self,
         token_file: Path | str,
         base_url: str = DEFAULT_BASE_URL,
-        records_dir: Path | str | Callable[[int], Path] = Path("data/projects"),
+        records_dir: Path | str | Callable[[int], Path] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         timeout: float = 60.0,
         *,
@@ -240,6 +258,10 @@ class YouTubePublisher:
             raise ValueError(f"chunk_size must be a positive multiple of 256 KiB ({CHUNK_GRANULARITY}), not {chunk_size}")
         self.token_file = Path(token_file).expanduser()
         self.base_url = base_url.rstrip("/") + "/"
+        if records_dir is None:
+            from ytmaker.settings import get_settings
+
+            records_dir = get_settings().projects_dir
         self._records = records_dir if callable(records_dir) else Path(records_dir)
         self.chunk_size = chunk_size
         self.timeout = timeout
@@ -247,6 +269,7 @@ class YouTubePublisher:
         self.retry_delays = tuple(float(d) for d in retry_delays)
         self.timezone = ZoneInfo(timezone_name)
         self._secrets: set[str] = set()
+        self._creds: Credentials | None = None
         self._saved_token: str | None = None
 
     @classmethod
@@ -287,33 +310,11 @@ class YouTubePublisher:
                 record.pop("previous", None)
                 record = {"previous": [*previous, record][-10:]}
             record = record or {}
-
-            service = self._service()
-            try:
-                if not record.get("video_id"):
-                    resource = self._upload(service, request, video, record, record_path)
-                    status = resource.get("status") or {}
-                    record.update(
-                        video_id=resource["id"],
-                        video_status=status.get("uploadStatus")
-                        or ("scheduled" if request.publish_at else request.privacy),
-                        privacy_status=status.get("privacyStatus"),
-                        completed_at=_now(),
-                    )
-                    self._save_record(record_path, record)  # at once: the video exists now
-                    log.info("project %s: uploaded video %s", request.project_id, record["video_id"])
-                else:
-                    log.info("project %s: video %s already uploaded; not uploading again", request.project_id, record["video_id"])
-
-                thumb_sha = _sha256_file(thumbnail)
-                if not record.get("thumbnail_set") or record.get("thumbnail_sha256") != thumb_sha:
-                    self._set_thumbnail(service, record["video_id"], thumbnail)
-                    record.update(thumbnail_set=True, thumbnail_sha256=thumb_sha, thumbnail_set_at=_now())
-                    self._save_record(record_path, record)
-            finally:
-                self._save_token_if_changed(service._http.credentials)
-                with contextlib.suppress(Exception):
-                    service._http.close()
+            thumb_sha = _sha256_file(thumbnail)
+            if record.get("video_id") and record.get("thumbnail_set") and record.get("thumbnail_sha256") == thumb_sha:
+                log.info("project %s: video %s is already published; nothing to do", request.project_id, record["video_id"])
+            else:
+                self._publish_steps(request, video, thumbnail, thumb_sha, record, record_path)
 
         video_id = record["video_id"]
         return Publication(
@@ -322,13 +323,46 @@ class YouTubePublisher:
             video_status=record.get("video_status") or request.privacy,
         )
 
+    def _publish_steps(
+        self, request: PublishRequest, video: Path, thumbnail: Path, thumb_sha: str, record: dict[str, Any], record_path: Path
+    ) -> None:
+        service = self._service()
+        try:
+            with self._refresh_errors():
+                if not record.get("video_id"):
+                    resource = self._upload(service, request, video, record, record_path)
+                    status = resource.get("status") or {}
+                    record.update(
+                        video_id=resource["id"],
+                        video_status=status.get("uploadStatus") or ("scheduled" if request.publish_at else request.privacy),
+                        privacy_status=status.get("privacyStatus"),
+                        completed_at=_now(),
+                    )
+                    self._save_record(record_path, record)  # at once: the video exists now
+                    log.info("project %s: uploaded video %s", request.project_id, record["video_id"])
+                else:
+                    log.info("project %s: video %s already uploaded; not uploading again", request.project_id, record["video_id"])
+
+                if not record.get("thumbnail_set") or record.get("thumbnail_sha256") != thumb_sha:
+                    self._set_thumbnail(service, record["video_id"], thumbnail)
+                    record.update(thumbnail_set=True, thumbnail_sha256=thumb_sha, thumbnail_set_at=_now())
+                    self._save_record(record_path, record)
+        finally:
+            self._close(service)
+
+    def _close(self, service: Any) -> None:
+        self._save_token_if_changed(service._http.credentials)
+        with contextlib.suppress(Exception):
+            service._http.close()
+
     def channel(self) -> dict[str, str]:
         """The authorised channel's ``id`` and ``title`` (``channels.list(mine=true)``)."""
         service = self._service()
         try:
-            reply = self._execute(lambda: service.channels().list(part="snippet", mine=True))
+            with self._refresh_errors():
+                reply = self._execute(lambda: service.channels().list(part="snippet", mine=True))
         finally:
-            self._save_token_if_changed(service._http.credentials)
+            self._close(service)
         items = reply.get("items") or []
         if not items:
             raise ProviderError(PROVIDER, "FORBIDDEN", "the token's Google account has no YouTube channel")
@@ -360,21 +394,25 @@ class YouTubePublisher:
                     "ignoring token_uri %s in YOUTUBE_TOKEN_FILE (not Google's and not on YOUTUBE_BASE_URL's host); "
                     "refreshing at %s", file_token_uri, creds.token_uri
                 )
+        self._creds = creds
         self._remember_secrets(creds)
         self._saved_token = creds.token
         if not creds.valid:  # expired, or no access token yet
-            try:
+            with self._refresh_errors():
                 creds.refresh(RefreshRequest())
-            except google.auth.exceptions.RefreshError as exc:
-                raise ProviderError(
-                    PROVIDER, "AUTH", f"the token refresh was refused: {self._redact(str(exc))[:300]}"
-                ) from None
-            except google.auth.exceptions.TransportError as exc:
-                raise ProviderError(
-                    PROVIDER, "CONNECTION", f"token refresh at {creds.token_uri}: {self._redact(str(exc))[:300]}"
-                ) from None
             self._save_token_if_changed(creds)
         return creds
+
+    @contextlib.contextmanager
+    def _refresh_errors(self) -> Iterator[None]:
+        """google-auth refresh failures (up front, or mid-upload inside AuthorizedHttp)."""
+        try:
+            yield
+        except google.auth.exceptions.RefreshError as exc:
+            raise ProviderError(PROVIDER, "AUTH", f"the token refresh was refused: {self._redact(str(exc))[:300]}") from None
+        except google.auth.exceptions.TransportError as exc:
+            token_uri = self._creds.token_uri if self._creds is not None else "the token endpoint"
+            raise ProviderError(PROVIDER, "CONNECTION", f"token refresh at {token_uri}: {self._redact(str(exc))[:300]}") from None
 
     def _trusted_token_uri(self, uri: str) -> bool:
         parts = urlsplit(uri)
@@ -389,9 +427,11 @@ class YouTubePublisher:
                 self._secrets.add(value)
 
     def _redact(self, text: str) -> str:
+        if self._creds is not None:  # google-auth may have refreshed the token on a 401 meanwhile
+            self._remember_secrets(self._creds)
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
-        return text
+        return _TOKEN_PATTERN.sub(lambda m: m.group(1) + "***", text)
 
     def _save_token_if_changed(self, creds: Credentials) -> None:
         """Write a refreshed access token back to the token file (atomically, mode 0600)."""
@@ -527,6 +567,8 @@ class YouTubePublisher:
         try:
             resp, content = insert.http.request(insert.uri, method=insert.method, body=insert.body, headers=headers)
         except _TRANSPORT_ERRORS as exc:
+            if not _is_transport(exc):
+                raise
             raise self._transport_error(exc, "creating the upload session") from None
         if resp.status == 200 and "location" in resp:
             return resp["location"]
@@ -543,6 +585,8 @@ class YouTubePublisher:
                     session_uri, "PUT", body=b"", headers={"Content-Range": f"bytes */{size}", "Content-Length": "0"}
                 )
             except _TRANSPORT_ERRORS as exc:
+                if not _is_transport(exc):
+                    raise
                 if failures < len(self.retry_delays):
                     self._pause(failures, f"{type(exc).__name__} querying the upload session")
                     failures += 1
@@ -584,14 +628,16 @@ class YouTubePublisher:
                 if status in _SESSION_GONE:
                     raise _SessionGone() from None
                 if status in _SERVER_ERRORS and failures < len(self.retry_delays):
-                    self._pause(failures, f"HTTP {status} on a chunk", exc.resp)
+                    self._pause(failures, f"HTTP {status} sending the video", exc.resp)
                     failures += 1
                     continue
                 raise self._status_error(status, exc.content, exc.resp) from None
             except _TRANSPORT_ERRORS as exc:
+                if not _is_transport(exc):
+                    raise
                 insert._in_error_state = True  # make sure the next call asks the session first
                 if failures < len(self.retry_delays):
-                    self._pause(failures, f"{type(exc).__name__} on a chunk")
+                    self._pause(failures, f"{type(exc).__name__} sending the video")
                     failures += 1
                     continue
                 raise self._transport_error(exc, "sending the video") from None
@@ -643,6 +689,8 @@ class YouTubePublisher:
                     continue
                 raise self._status_error(status, exc.content, exc.resp) from None
             except _TRANSPORT_ERRORS as exc:
+                if not _is_transport(exc):
+                    raise
                 if retry and failures < len(self.retry_delays):
                     self._pause(failures, type(exc).__name__)
                     failures += 1
