@@ -67,7 +67,7 @@ Getting a YouTube token file (once per channel)
 
       curl -s {GOOGLE_TOKEN_URI} -d grant_type=authorization_code \\
            -d client_id=CLIENT_ID -d client_secret=CLIENT_SECRET \\
-           -d redirect_uri=http://127.0.0.1:8765 -d code=CODE
+           -d redirect_uri=http://127.0.0.1:8765 --data-urlencode code=CODE
 
       The reply's "refresh_token" is what you need (the code works once, for minutes).
 

@@ -206,6 +206,28 @@ def test_unscheduled_upload_keeps_privacy_and_a_valid_token_is_not_refreshed(fak
     assert result.video_id == fake.only_video().id
 
 
+def test_metadata_is_fitted_to_youtube_limits(fake, media, tmp_path):
+    description = "台北一零一。" * 500  # 3000 characters, 9000 UTF-8 bytes: YouTube counts bytes
+    tags = ["bees", "bees", "honey, wax", "<b>", *[f"tag number {i}" for i in range(60)]]
+    publisher(fake, tmp_path).publish(
+        publish_request(media, metadata=VideoMetadata(title="Bees", description=description, tags=tags))
+    )
+    snippet = fake.requests_for("insert")[0].json["snippet"]
+    assert len(snippet["description"].encode("utf-8")) <= 5000
+    assert description.startswith(snippet["description"])
+    assert snippet["tags"][:3] == ["bees", "honey  wax", "‹b›"]
+    assert sum(len(t) + (2 if " " in t else 0) for t in snippet["tags"]) + len(snippet["tags"]) - 1 <= 500
+
+
+def test_token_uri_from_the_file_is_trusted_only_for_google_or_the_api_host(tmp_path):
+    pub = YouTubePublisher(tmp_path / "t.json", "http://127.0.0.1:8080/", tmp_path)
+    assert pub._trusted_token_uri("https://oauth2.googleapis.com/token")
+    assert pub._trusted_token_uri("http://127.0.0.1:8080/token")
+    assert not pub._trusted_token_uri("http://127.0.0.1:9999/token")
+    assert not pub._trusted_token_uri("https://evil.example/token")
+    assert not pub._trusted_token_uri("http://oauth2.googleapis.com/token")  # not over plain HTTP
+
+
 # ---------------------------------------------------------------------- failures while sending
 
 
@@ -250,6 +272,21 @@ def test_persistent_5xx_gives_up_boundedly_and_the_next_publish_resumes(fake, me
     result = publisher(fake, tmp_path).publish(publish_request(media))
     assert fake.inserts == 1 and fake.completed == 1
     assert fake.only_video().data == media["bytes"] and result.video_id == fake.only_video().id
+
+
+def test_token_refused_mid_upload_is_an_auth_error_and_the_session_survives(fake, media, tmp_path):
+    fake.fail("chunk", 401, nth=3, times=None)  # e.g. access revoked during the upload
+    with pytest.raises(ProviderError) as info:
+        publisher(fake, tmp_path).publish(publish_request(media))
+    assert info.value.code == "YOUTUBE_AUTH" and not info.value.retryable
+    assert len(fake.requests_for("token")) == 3  # the first refresh + google-auth's two on 401
+    assert_no_secrets(info.value, secrets_of(fake, tmp_path / "youtube_token.json"))
+    assert read_record(tmp_path)["session_uri"]
+
+    fake.clear_faults()  # re-authorised: the same session continues
+    result = publisher(fake, tmp_path).publish(publish_request(media))
+    assert fake.inserts == 1 and fake.only_video().data == media["bytes"]
+    assert result.video_id == fake.only_video().id
 
 
 def test_interrupted_upload_is_resumed_by_the_next_publish(fake, media, tmp_path):
@@ -381,6 +418,7 @@ def test_a_revoked_refresh_token_is_an_auth_error_that_leaks_nothing(media, tmp_
     [
         (403, "quotaExceeded", "YOUTUBE_QUOTA_EXCEEDED", False),
         (403, "uploadLimitExceeded", "YOUTUBE_QUOTA_EXCEEDED", False),
+        (400, "uploadLimitExceeded", "YOUTUBE_QUOTA_EXCEEDED", False),
         (403, "forbidden", "YOUTUBE_FORBIDDEN", False),
         (400, "invalidTitle", "YOUTUBE_BAD_REQUEST", False),
         (429, "rateLimitExceeded", "YOUTUBE_RATE_LIMITED", True),

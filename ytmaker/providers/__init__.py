@@ -81,4 +81,4 @@ def _load_builtin() -> None:
         return
     _loaded = True
     # Importing a provider module registers it.
-    from ytmaker.providers import did, gemini, google_tts, local, stability  # noqa: F401
+    from ytmaker.providers import did, gemini, google_tts, local, stability, youtube  # noqa: F401

@@ -44,8 +44,15 @@ Never a duplicate video
     and the next call resumes it. A concurrent ``publish()`` of the same project on this
     host waits on a lock file next to the record.
 
+Credentials
+    The token file is read with ``Credentials.from_authorized_user_file``; an expired or
+    missing access token is refreshed up front and written back (atomically, mode 0600), as
+    is one google-auth refreshes mid-run after a 401. google-auth ignores the file's
+    ``token_uri``; this module honours it only when it is Google's token endpoint or on the
+    ``YOUTUBE_BASE_URL`` host (a proxy, the fake server in tests).
+
 Errors are :class:`ProviderError` with ``YOUTUBE_*`` codes: 401 (and a refused token
-refresh) → ``YOUTUBE_AUTH``, 403 ``quotaExceeded``/``uploadLimitExceeded`` →
+refresh) → ``YOUTUBE_AUTH``, ``quotaExceeded`` (403) / ``uploadLimitExceeded`` (400 or 403) →
 ``YOUTUBE_QUOTA_EXCEEDED``, other 403 → ``YOUTUBE_FORBIDDEN``, 400 → ``YOUTUBE_BAD_REQUEST``,
 429 → ``YOUTUBE_RATE_LIMITED``, 5xx → ``YOUTUBE_SERVER_ERROR``. Access tokens, the refresh
 token and the client secret are scrubbed from every message.
@@ -204,6 +211,29 @@ def _locked(path: Path) -> Iterator[None]:
 def _clean_text(text: str) -> str:
     """YouTube refuses '<' and '>' in titles, descriptions and tags (invalidTitle etc.)."""
     return text.replace("<", "‹").replace(">", "›")
+
+
+def _fit_description(text: str, limit: int = 5000) -> str:
+    """YouTube counts the description's limit in UTF-8 bytes (5000), not characters."""
+    data = _clean_text(text).encode("utf-8")
+    return data[:limit].decode("utf-8", "ignore") if len(data) > limit else _clean_text(text)
+
+
+def _fit_tags(tags: Sequence[str], limit: int = 500) -> list[str]:
+    """Tags in order while their total stays within YouTube's 500 characters (a tag with a
+    space counts its quotes; tags are comma-separated); duplicates dropped."""
+    kept: list[str] = []
+    used = 0
+    for tag in tags:
+        tag = _clean_text(tag).replace(",", " ").strip()
+        if not tag or tag in kept:
+            continue
+        cost = len(tag) + (2 if " " in tag else 0) + (1 if kept else 0)
+        if used + cost > limit:
+            continue
+        kept.append(tag)
+        used += cost
+    return kept
 
 
 def _google_error(content: bytes | str | None) -> tuple[str | None, str]:
@@ -380,7 +410,7 @@ class YouTubePublisher:
             raise ProviderError(
                 PROVIDER, "AUTH", f"YOUTUBE_TOKEN_FILE {self.token_file} is not an authorized-user token file ({type(exc).__name__})"
             ) from None
-        # google-auth (>= 2.41) ignores the file's token_uri and always refreshes at Google's
+        # Recent google-auth (2.62 here) ignores the file's token_uri and refreshes at Google's
         # endpoint, so that a planted token file cannot send the refresh token and client
         # secret elsewhere. The file's token_uri is honoured only when it is Google's or on the
         # configured API host (YOUTUBE_BASE_URL: a proxy, or the fake server in tests).
@@ -445,7 +475,11 @@ class YouTubePublisher:
         except (OSError, ValueError):
             existing = {}
         existing.update(json.loads(creds.to_json()))
-        _write_atomic(self.token_file, json.dumps(existing, indent=2) + "\n", mode=0o600)
+        try:  # through a symlink to its target (e.g. a mounted secret)
+            _write_atomic(self.token_file.resolve(), json.dumps(existing, indent=2) + "\n", mode=0o600)
+        except OSError as exc:  # a read-only mount: the token in memory still works, the next run refreshes again
+            log.warning("could not save the refreshed token to %s: %s", self.token_file, type(exc).__name__)
+            return
         self._saved_token = creds.token
 
     def _discovery_document(self) -> dict[str, Any]:
@@ -477,8 +511,8 @@ class YouTubePublisher:
     def _body(self, request: PublishRequest) -> dict[str, Any]:
         snippet: dict[str, Any] = {
             "title": _clean_text(request.metadata.title)[:100],
-            "description": _clean_text(request.metadata.description),
-            "tags": [_clean_text(t) for t in request.metadata.tags if t.strip()],
+            "description": _fit_description(request.metadata.description),
+            "tags": _fit_tags(request.metadata.tags),
             "categoryId": self.category_id,
             "defaultLanguage": request.language,
         }
@@ -702,7 +736,8 @@ class YouTubePublisher:
     def _status_error(self, status: int, content: Any, resp: Any = None) -> ProviderError:
         reason, message = _google_error(content)
         kind = kind_for_status(status)
-        if status == 403 and reason in _QUOTA_REASONS:
+        # videos.insert documents uploadLimitExceeded under 400, quotaExceeded under 403.
+        if status in (400, 403) and reason in _QUOTA_REASONS:
             kind = "QUOTA_EXCEEDED"
         elif status == 403 and reason in _RATE_REASONS:
             kind = "RATE_LIMITED"
