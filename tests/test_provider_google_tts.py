@@ -57,7 +57,8 @@ def test_english_speech_is_a_real_mp3(tts, tmp_path):
     assert len(tts.requests) == 1
     sent = tts.requests[0]
     assert (sent.method, sent.path) == ("POST", "/v1/text:synthesize")
-    assert sent.query["key"] == [tts.api_key]
+    # The key travels in a header, never in the URL (which the client library logs).
+    assert sent.headers["x-goog-api-key"] == tts.api_key and "key" not in sent.query
     assert sent.json == {
         "input": {"text": "Honeybees live in colonies built around a single queen."},
         "voice": {"languageCode": "en-US", "name": "en-US-Standard-C"},

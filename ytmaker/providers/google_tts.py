@@ -41,6 +41,20 @@ def _snippet(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+class _KeyHeaderHttp(httplib2.Http):
+    """Sends the API key as the ``x-goog-api-key`` header. The client library's own
+    ``developerKey`` puts it in the URL, which its DEBUG log then prints."""
+
+    def __init__(self, api_key: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._api_key = api_key
+
+    def request(self, uri, method="GET", body=None, headers=None, *args, **kwargs):  # noqa: ANN001
+        headers = dict(headers or {})
+        headers["x-goog-api-key"] = self._api_key
+        return super().request(uri, method, body, headers, *args, **kwargs)
+
+
 class GoogleSpeechSynthesizer:
     """Speaks text with a Google Cloud TTS voice and writes an MP3 file."""
 
@@ -94,7 +108,7 @@ class GoogleSpeechSynthesizer:
     def _http(self) -> httplib2.Http:
         # One Http per call: httplib2 connections are not thread-safe, and Prefect runs
         # several narration tasks at once.
-        return httplib2.Http(timeout=self.timeout)
+        return _KeyHeaderHttp(self._api_key, timeout=self.timeout)
 
     def _get_service(self) -> Any:
         with self._lock:
@@ -102,7 +116,6 @@ class GoogleSpeechSynthesizer:
                 self._service = build(
                     "texttospeech",
                     "v1",
-                    developerKey=self._api_key,
                     client_options={"api_endpoint": self.base_url},
                     static_discovery=True,
                     cache_discovery=False,
