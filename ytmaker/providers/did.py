@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import mimetypes
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from ytmaker.drawing.segment_image import atomic_output
 from ytmaker.providers.base import AvatarRequest
+from ytmaker.providers.http import PooledHttpClient
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
 
 PROVIDER = "DID"
@@ -90,7 +90,7 @@ def presenter_png() -> bytes:
     return buffer.getvalue()
 
 
-class DIDAvatarGenerator:
+class DIDAvatarGenerator(PooledHttpClient):
     """AvatarGenerator backed by D-ID Talks (an audio script, stitched into the full picture)."""
 
     def __init__(
@@ -106,14 +106,11 @@ class DIDAvatarGenerator:
             raise ProviderError(PROVIDER, "AUTH", "DID_API_KEY is not set")
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
-        self.timeout = float(timeout)
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        self._init_http(timeout)
         self.poll_interval = float(poll_interval)
         self.max_wait = float(max_wait)
         self.source_url = source_url or None
         self._uploaded_source: str | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any) -> "DIDAvatarGenerator":
@@ -132,38 +129,6 @@ class DIDAvatarGenerator:
         return f"DIDAvatarGenerator(base_url={self.base_url!r}, source_url={self.source_url!r})"
 
     # -- HTTP ---------------------------------------------------------------------------
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
-
-    def _http(self) -> httpx.Client:
-        """One pooled client per generator (thread-safe; building one costs ~50 ms)."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout(), follow_redirects=True)
-            return self._client
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (no client, no locks), should a flow ship the provider to a worker."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_client_lock", "_lock")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._client = None
-        self._client_lock = threading.Lock()
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def __enter__(self) -> "DIDAvatarGenerator":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _request(
         self, method: str, url: str, *, what: str, authorized: bool = True, **kwargs: Any

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from PIL import Image, ImageOps
 from ytmaker.drawing.segment_image import save_png
 from ytmaker.media_types import HEIGHT, WIDTH
 from ytmaker.providers.base import ImageRequest
+from ytmaker.providers.http import PooledHttpClient
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
 
 PROVIDER = "STABILITY"
@@ -60,7 +60,7 @@ def _error_body(response: httpx.Response) -> tuple[str, list[str]]:
     return name, messages
 
 
-class StabilityImageGenerator:
+class StabilityImageGenerator(PooledHttpClient):
     """ImageGenerator backed by Stability AI's Stable Image Core."""
 
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 60.0):
@@ -68,9 +68,7 @@ class StabilityImageGenerator:
             raise ProviderError(PROVIDER, "AUTH", "STABILITY_API_KEY is not set")
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
-        self.timeout = float(timeout)
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        self._init_http(timeout)
 
     @classmethod
     def from_settings(cls, settings: Any) -> "StabilityImageGenerator":
@@ -84,37 +82,6 @@ class StabilityImageGenerator:
         return f"StabilityImageGenerator(base_url={self.base_url!r}, timeout={self.timeout})"
 
     # -- HTTP ---------------------------------------------------------------------------
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
-
-    def _http(self) -> httpx.Client:
-        """One pooled client per generator (thread-safe; building one costs ~50 ms)."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout(), follow_redirects=True)
-            return self._client
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (no client, no locks), should a flow ship the provider to a worker."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_client_lock")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._client = None
-        self._client_lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def __enter__(self) -> "StabilityImageGenerator":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _headers(self, accept: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}", "Accept": accept}

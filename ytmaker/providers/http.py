@@ -1,0 +1,52 @@
+"""Shared plumbing for providers that speak HTTP with httpx."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+
+
+class PooledHttpClient:
+    """One pooled, thread-safe ``httpx.Client`` per provider (building one costs ~50 ms),
+    with an explicit timeout; picklable (the client and locks are rebuilt), closable."""
+
+    timeout: float
+    _UNPICKLED = ("_client", "_client_lock", "_lock")
+
+    def _init_http(self, timeout: float) -> None:
+        self.timeout = float(timeout)
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._lock = threading.Lock()  # for the provider's own shared state
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout(), follow_redirects=True)
+            return self._client
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client = None
+        self._client_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
