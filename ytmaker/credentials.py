@@ -6,6 +6,7 @@ and only when a cloud provider is built.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -56,9 +57,15 @@ def with_block_credentials(settings: Settings) -> Settings:
         # The uploader refreshes the token in place, so it needs a private file.
         path = settings.data_dir / ".secrets" / "youtube_token.json"
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written once; after that the uploader keeps it refreshed. A new block replaces it.
+        marker = path.with_suffix(".source")
+        digest = hashlib.sha256(values["youtube_token_json"].get_secret_value().encode()).hexdigest()
+        if not path.exists() or not marker.exists() or marker.read_text() != digest:
+            staging = path.with_suffix(".part")
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(values["youtube_token_json"].get_secret_value())
+            os.replace(staging, path)
+            marker.write_text(digest)
         update["youtube_token_file"] = Path(path)
     return settings.model_copy(update=update) if update else settings
