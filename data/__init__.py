@@ -4,10 +4,16 @@ Run-time files live beside this package: ``projects/``, ``published/``, ``result
 the SQLite file, all git-ignored.
 """
 
-from data.models import AssetStatus, AssetType, Privacy, ProjectStatus
+from data.models import AssetStatus, AssetType, BatchStatus, Privacy, ProjectStatus
 from data.store import (
     AssetRecord,
+    BatchRecord,
     ProjectRecord,
+    batch_project_ids,
+    create_batch,
+    get_batch,
+    record_batch_result,
+    start_batch_run,
     create_project,
     get_project,
     list_assets,
@@ -21,6 +27,13 @@ __all__ = [
     "AssetRecord",
     "AssetStatus",
     "AssetType",
+    "BatchRecord",
+    "BatchStatus",
+    "batch_project_ids",
+    "create_batch",
+    "get_batch",
+    "record_batch_result",
+    "start_batch_run",
     "Privacy",
     "ProjectRecord",
     "ProjectStatus",

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.models import Asset, AssetStatus, AssetType, Base, Privacy, Project, ProjectStatus
+from data.models import Asset, AssetStatus, AssetType, Base, BatchStatus, BatchTask, Privacy, Project, ProjectStatus
 from ytmaker.errors import InvalidProject, ProjectNotFound
 from ytmaker.settings import get_settings
 
@@ -205,3 +205,75 @@ def list_assets(project_id: int) -> list[AssetRecord]:
     with session_scope() as s:
         rows = s.scalars(select(Asset).where(Asset.project_id == project_id).order_by(Asset.type, Asset.segment_index))
         return [AssetRecord.model_validate(a) for a in rows]
+
+
+class BatchRecord(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str | None
+    status: BatchStatus
+    total: int
+    completed: int
+    failed: int
+
+
+def create_batch(project_ids: list[int], name: str | None = None) -> BatchRecord:
+    """A batch of existing projects (each project's ``batch_id`` is set)."""
+    if not project_ids:
+        raise InvalidProject("project_ids: a batch needs at least one project", details={"field": "project_ids"})
+    with session_scope() as s:
+        missing = [pid for pid in project_ids if s.get(Project, pid) is None]
+        if missing:
+            raise ProjectNotFound(f"Projects {missing} do not exist.", details={"project_ids": missing})
+        batch = BatchTask(name=name, total=len(project_ids))
+        s.add(batch)
+        s.flush()
+        for pid in project_ids:
+            s.get(Project, pid).batch_id = batch.id
+        return BatchRecord.model_validate(batch)
+
+
+def get_batch(batch_id: int) -> BatchRecord:
+    with session_scope() as s:
+        batch = s.get(BatchTask, batch_id)
+        if batch is None:
+            raise ProjectNotFound(f"Batch {batch_id} does not exist.", details={"batch_id": batch_id})
+        return BatchRecord.model_validate(batch)
+
+
+def batch_project_ids(batch_id: int) -> list[int]:
+    with session_scope() as s:
+        return list(s.scalars(select(Project.id).where(Project.batch_id == batch_id).order_by(Project.id)))
+
+
+def start_batch_run(batch_id: int) -> BatchRecord:
+    """A (re)run starts counting from zero."""
+    with session_scope() as s:
+        batch = s.get(BatchTask, batch_id)
+        if batch is None:
+            raise ProjectNotFound(f"Batch {batch_id} does not exist.", details={"batch_id": batch_id})
+        batch.status, batch.completed, batch.failed = BatchStatus.PROCESSING, 0, 0
+        batch.total = len(list(s.scalars(select(Project.id).where(Project.batch_id == batch_id))))
+        s.flush()
+        return BatchRecord.model_validate(batch)
+
+
+def record_batch_result(batch_id: int, succeeded: bool) -> BatchRecord:
+    """Count one finished project (row-locked where the database supports it); the batch
+    ends COMPLETED, PARTIAL or FAILED when every project is counted."""
+    with session_scope() as s:
+        batch = s.scalars(select(BatchTask).where(BatchTask.id == batch_id).with_for_update()).one()
+        if succeeded:
+            batch.completed += 1
+        else:
+            batch.failed += 1
+        if batch.completed + batch.failed >= batch.total:
+            if batch.failed == 0:
+                batch.status = BatchStatus.COMPLETED
+            elif batch.completed == 0:
+                batch.status = BatchStatus.FAILED
+            else:
+                batch.status = BatchStatus.PARTIAL
+        s.flush()
+        return BatchRecord.model_validate(batch)
