@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
+from uuid import UUID
 
 from prefect.context import FlowRunContext
 
+from flows.artifacts import stage_done
 from data import ProjectStatus, set_status, update_project
 from tasks.progress import plan_stage
 from ytmaker.errors import error_info
@@ -22,7 +24,7 @@ STATUSES = {
 
 
 @contextmanager
-def stage(project_id: int, name: str, steps: int = 1) -> Iterator[None]:
+def stage(project_id: int, name: str, steps: int = 1, artifact: UUID | None = None) -> Iterator[None]:
     """Move the project into the stage and out of it; a failure inside marks the project
     FAILED with the stage, error code and message, then propagates."""
     running, done = STATUSES[name]
@@ -36,3 +38,4 @@ def stage(project_id: int, name: str, steps: int = 1) -> Iterator[None]:
         update_project(project_id, status=ProjectStatus.FAILED, error_info=error_info(exc, name))
         raise
     set_status(project_id, done)
+    stage_done(artifact, name)

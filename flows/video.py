@@ -9,6 +9,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data import get_project, list_assets, update_project
+from flows import artifacts
 from flows.stages import stage
 from tasks.assets import draw_image, make_avatar, mix_narration, narrate_part
 from tasks.progress import flow_completed, flow_failed, flow_started
@@ -71,13 +72,15 @@ def video_flow(project_id: int) -> dict[str, Any]:
     """Script -> narration, pictures and avatars in parallel -> render -> thumbnail -> publish."""
     job = build_job(get_project(project_id), get_settings())
     p = job.providers
+    shown = artifacts.start_progress(project_id)
 
-    with stage(project_id, "script_generation"):
+    with stage(project_id, "script_generation", artifact=shown):
         script = write_script(project_id, job.script_request, p["script"])
         update_project(project_id, script=script.model_dump())
+        artifacts.script_table(project_id, script)
 
     parts = script.parts()
-    with stage(project_id, "asset_generation", steps=len(parts) + len(script.segments) + 3):
+    with stage(project_id, "asset_generation", steps=len(parts) + len(script.segments) + 3, artifact=shown):
         spoken = [
             narrate_part.submit(project_id, name, text, job.language,
                                 job.min_segment_seconds if name.startswith("segment_") else 0.0, p["tts"])
@@ -96,13 +99,13 @@ def video_flow(project_id: int) -> dict[str, Any]:
         images, image_errors = _images(project_id, pictures)
         intro_clip, outro_clip, full_narration = _results([intro, outro, narration])
 
-    with stage(project_id, "video_rendering"):
+    with stage(project_id, "video_rendering", artifact=shown):
         video = render_video(project_id, full_narration, images, intro_clip, outro_clip, job.style, job.logo)
 
-    with stage(project_id, "thumbnail_generation"):
+    with stage(project_id, "thumbnail_generation", artifact=shown):
         thumbnail = make_thumbnail(project_id, script.metadata.title, next(i for i in images if i), job.logo)
 
-    with stage(project_id, "youtube_upload"):
+    with stage(project_id, "youtube_upload", artifact=shown):
         published = publish_video(project_id, video, thumbnail, script.metadata, job.language,
                                   job.privacy, job.publish_at, p["publish"])
         partial = {
@@ -112,6 +115,7 @@ def video_flow(project_id: int) -> dict[str, Any]:
         } if image_errors else None
         update_project(project_id, youtube_video_id=published.video_id, video_url=published.video_url,
                        error_info=partial)
+        artifacts.results(project_id, published.video_url, video.path, thumbnail.path, video.seconds)
 
     return {
         "status": "partial_success" if image_errors else "COMPLETED",

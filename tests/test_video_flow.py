@@ -335,3 +335,25 @@ def test_more_than_a_fifth_refused_fails_the_stage(env):
     info = get_project(project.id).error_info
     assert info["code"] == "IMAGES_FAILED" and info["stage"] == "asset_generation"
     assert [e["segment_index"] for e in info["details"]["errors"]] == [2, 4]
+
+
+def test_the_run_shows_its_script_progress_and_links_in_the_ui(zh_run):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    pid = zh_run["project"].id
+    with get_client(sync_client=True) as client:
+        def latest(what: str):
+            found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"project-{pid}-{what}"])))
+            assert found, what
+            return found[0]
+
+        script = latest("script")
+        progress = latest("progress")
+        video = latest("video")
+        results = latest("results")
+    assert script.type == "table" and "segment 1" in str(script.data)
+    assert progress.type == "progress" and float(progress.data) == 100.0
+    assert video.type == "markdown" or zh_run["state"].result()["video_url"] in str(video.data)
+    assert zh_run["state"].result()["video_url"] in str(video.data)
+    assert "final_video.mp4" in str(results.data)
