@@ -5,6 +5,7 @@ from ytmaker.prefect_env import apply_defaults
 apply_defaults()
 
 from flows.batch import batch_flow  # noqa: E402
+from flows.quota import quota_flow  # noqa: E402
 from flows.video import video_flow  # noqa: E402
 
-__all__ = ["batch_flow", "video_flow"]
+__all__ = ["batch_flow", "quota_flow", "video_flow"]

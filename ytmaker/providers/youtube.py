@@ -56,6 +56,17 @@ refresh) → ``YOUTUBE_AUTH``, ``quotaExceeded`` (403) / ``uploadLimitExceeded``
 ``YOUTUBE_QUOTA_EXCEEDED``, other 403 → ``YOUTUBE_FORBIDDEN``, 400 → ``YOUTUBE_BAD_REQUEST``,
 429 → ``YOUTUBE_RATE_LIMITED``, 5xx → ``YOUTUBE_SERVER_ERROR``. Access tokens, the refresh
 token and the client secret are scrubbed from every message.
+
+Daily quota (``quota_ledger``, on for the pipeline's publisher built by ``from_settings``)
+    Each ``videos.insert`` (when its session is created), ``thumbnails.set`` and
+    ``channels.list`` the server answers is written to the ledger (:mod:`ytmaker.quota`).
+    Before a publish that needs a new insert and/or a thumbnail, the units they cost are
+    checked against what is left of today's 10,000 (the day starts at midnight Pacific
+    time); if they would not fit, nothing is sent and ``YOUTUBE_RATE_LIMITED`` is raised,
+    retryable, with ``retry_after`` = seconds until the reset. Prefect's retry honours
+    Retry-After only up to ``tasks/retry.MAX_RETRY_AFTER_SECONDS`` (120 s) per retry, so the
+    task is retried successfully only when the reset is near; otherwise it fails after its
+    retries and the project must be resumed after midnight Pacific time.
 """
 
 from __future__ import annotations
@@ -94,6 +105,13 @@ from ytmaker.media_types import Publication
 from ytmaker.paths import ProjectPaths
 from ytmaker.providers.base import PublishRequest
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+from ytmaker.quota import (
+    DAILY_YOUTUBE_UNITS,
+    YOUTUBE_UNITS,
+    record_youtube_call,
+    seconds_until_youtube_reset,
+    youtube_units_used_today,
+)
 from ytmaker.settings import Settings
 
 PROVIDER = "YOUTUBE"
@@ -283,6 +301,7 @@ class YouTubePublisher:
         category_id: str = EDUCATION_CATEGORY,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         timezone_name: str = "UTC",
+        quota_ledger: bool = False,
     ):
         if chunk_size <= 0 or chunk_size % CHUNK_GRANULARITY:
             raise ValueError(f"chunk_size must be a positive multiple of 256 KiB ({CHUNK_GRANULARITY}), not {chunk_size}")
@@ -298,6 +317,8 @@ class YouTubePublisher:
         self.category_id = category_id
         self.retry_delays = tuple(float(d) for d in retry_delays)
         self.timezone = ZoneInfo(timezone_name)
+        self.quota_ledger = quota_ledger  # record calls in / check uploads against the daily quota ledger
+        self._project_id: int | None = None  # the project being published (ledger rows)
         self._secrets: set[str] = set()
         self._creds: Credentials | None = None
         self._saved_token: str | None = None
@@ -313,6 +334,7 @@ class YouTubePublisher:
             records_dir=settings.projects_dir,
             timeout=settings.http_timeout_seconds,
             timezone_name=settings.timezone,
+            quota_ledger=True,
         )
 
     # ------------------------------------------------------------------ public API
@@ -344,7 +366,12 @@ class YouTubePublisher:
             if record.get("video_id") and record.get("thumbnail_set") and record.get("thumbnail_sha256") == thumb_sha:
                 log.info("project %s: video %s is already published; nothing to do", request.project_id, record["video_id"])
             else:
-                self._publish_steps(request, video, thumbnail, thumb_sha, record, record_path)
+                self._check_quota(record, thumb_sha)
+                self._project_id = request.project_id
+                try:
+                    self._publish_steps(request, video, thumbnail, thumb_sha, record, record_path)
+                finally:
+                    self._project_id = None
 
         video_id = record["video_id"]
         return Publication(
@@ -380,6 +407,40 @@ class YouTubePublisher:
         finally:
             self._close(service)
 
+    def _check_quota(self, record: dict[str, Any], thumb_sha: str) -> None:
+        """Refuse (retryable) before sending anything when today's quota cannot cover the
+        new insert (a resumed session costs nothing more) and the thumbnail."""
+        if not self.quota_ledger:
+            return
+        needed = 0
+        if not record.get("video_id") and not record.get("session_uri"):
+            needed += YOUTUBE_UNITS["videos.insert"]
+        if not record.get("video_id") or not record.get("thumbnail_set") or record.get("thumbnail_sha256") != thumb_sha:
+            needed += YOUTUBE_UNITS["thumbnails.set"]
+        try:
+            used = youtube_units_used_today()
+        except Exception as exc:  # noqa: BLE001 - an unreadable ledger must not stop publishing
+            log.warning("the YouTube quota ledger could not be read (%s); uploading without the check", type(exc).__name__)
+            return
+        if needed and used + needed > DAILY_YOUTUBE_UNITS:
+            raise ProviderError(
+                PROVIDER,
+                "RATE_LIMITED",
+                "daily quota would run out; it resets at midnight Pacific time "
+                f"({used} of {DAILY_YOUTUBE_UNITS} units used today, {needed} needed)",
+                retry_after=seconds_until_youtube_reset(),
+                details={"units_used": used, "units_needed": needed, "daily_units": DAILY_YOUTUBE_UNITS},
+            )
+
+    def _ledger(self, method: str) -> None:
+        """Write a sent call to the quota ledger; a ledger failure never fails the call."""
+        if not self.quota_ledger:
+            return
+        try:
+            record_youtube_call(method, self._project_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not record %s in the YouTube quota ledger: %s", method, type(exc).__name__)
+
     def _close(self, service: Any) -> None:
         self._save_token_if_changed(service._http.credentials)
         with contextlib.suppress(Exception):
@@ -391,6 +452,7 @@ class YouTubePublisher:
         try:
             with self._refresh_errors():
                 reply = self._execute(lambda: service.channels().list(part="snippet", mine=True))
+            self._ledger("channels.list")
         finally:
             self._close(service)
         items = reply.get("items") or []
@@ -565,6 +627,7 @@ class YouTubePublisher:
                         insert.resumable_progress = state.offset
                 if insert.resumable_uri is None:
                     session_uri = self._create_session(insert, media, size)
+                    self._ledger("videos.insert")
                     record.update(
                         video_sha256=request.video_sha256,
                         video_size=size,
@@ -708,6 +771,7 @@ class YouTubePublisher:
             return service.thumbnails().set(videoId=video_id, media_body=_FileUpload(str(thumbnail), mimetype=mimetype))
 
         self._execute(make, retry=True)
+        self._ledger("thumbnails.set")
 
     def _execute(self, make: Callable[[], HttpRequest], retry: bool = True) -> Any:
         """Run an idempotent call, retrying 5xx and connection errors with the same backoff."""

@@ -1,0 +1,200 @@
+"""Provider quotas: the YouTube Data API ledger and a reading of every provider's credits.
+
+YouTube gives each Google Cloud project 10,000 units a day and says nothing about what is
+left, so every call the publisher sends is written to a ledger (``youtube_api_calls``) with
+its cost, and the units used today are summed from it. The quota day starts at midnight
+Pacific time (America/Los_Angeles, DST included), which is when Google resets it.
+
+D-ID and Stability report their own credits over their APIs; ``read_quotas`` asks them
+(only when their keys are set) and reads YouTube from the ledger. ``write_quotas_to_redis``
+stores one JSON report per provider under ``quota:{provider}`` for an hour, so a dashboard
+shows nothing rather than a stale value when the hourly ``quota-flow`` stops running.
+
+Plain functions, no Prefect: ``flows/quota.py`` runs them hourly.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta, timezone
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from data.models import YouTubeApiCall
+from data.store import session_scope
+
+log = logging.getLogger("ytmaker.quota")
+
+# Cost in quota units of each YouTube Data API v3 method this project calls.
+YOUTUBE_UNITS: dict[str, int] = {"videos.insert": 1600, "thumbnails.set": 50, "channels.list": 1, "videos.list": 1}
+DAILY_YOUTUBE_UNITS = 10000
+YOUTUBE_QUOTA_TZ = ZoneInfo("America/Los_Angeles")
+WARN_PERCENT = 90.0
+REDIS_TTL_SECONDS = 3600
+REDIS_KEY_PREFIX = "quota:"
+
+
+# ---------------------------------------------------------------------- YouTube ledger
+
+
+def _aware_utc(value: datetime | None) -> datetime:
+    """``value`` (now when None) in UTC; a naive value is taken as UTC."""
+    if value is None:
+        return datetime.now(timezone.utc)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def record_youtube_call(method: str, project_id: int | None = None, *, called_at: datetime | None = None) -> None:
+    """Write one sent YouTube API call, with its cost from ``YOUTUBE_UNITS``, to the ledger.
+
+    Times are stored in UTC (SQLite keeps no offset, so everything must agree on one).
+    """
+    if method not in YOUTUBE_UNITS:
+        raise ValueError(f"unknown YouTube API method {method!r}; known: {sorted(YOUTUBE_UNITS)}")
+    with session_scope() as s:
+        s.add(
+            YouTubeApiCall(
+                method=method, units=YOUTUBE_UNITS[method], project_id=project_id, called_at=_aware_utc(called_at)
+            )
+        )
+
+
+def youtube_day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(start, end) in UTC of the quota day that contains ``now``: Pacific midnight to midnight."""
+    local = _aware_utc(now).astimezone(YOUTUBE_QUOTA_TZ)
+    start = datetime.combine(local.date(), time(0), tzinfo=YOUTUBE_QUOTA_TZ)
+    end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=YOUTUBE_QUOTA_TZ)
+    # Convert before any arithmetic: aware datetimes sharing a tzinfo subtract as wall clock.
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def youtube_units_used_today(now: datetime | None = None) -> int:
+    """Units recorded in the quota day containing ``now`` (the current one by default)."""
+    start, end = youtube_day_bounds(now)
+    with session_scope() as s:
+        total = s.scalar(
+            select(func.coalesce(func.sum(YouTubeApiCall.units), 0)).where(
+                YouTubeApiCall.called_at >= start, YouTubeApiCall.called_at < end
+            )
+        )
+    return int(total or 0)
+
+
+def seconds_until_youtube_reset(now: datetime | None = None) -> float:
+    """Seconds from ``now`` to the next Pacific midnight, when the daily quota resets."""
+    current = _aware_utc(now)
+    _, end = youtube_day_bounds(current)
+    return (end - current).total_seconds()
+
+
+# ---------------------------------------------------------------------- reports
+
+
+class QuotaReport(BaseModel):
+    """One provider's quota. Fields a provider does not report are None (Stability gives
+    only its remaining credits); ``error`` says why the provider could not be read."""
+
+    provider: str
+    used: float | None = None
+    limit: float | None = None
+    remaining: float | None = None
+    percent_used: float | None = None
+    error: str | None = None
+    checked_at: datetime | None = None
+
+
+def _report(provider: str, *, used: float | None, limit: float | None, remaining: float | None) -> QuotaReport:
+    percent = None
+    if used is not None and limit:
+        percent = round(100.0 * used / limit, 2)
+    return QuotaReport(
+        provider=provider,
+        used=used,
+        limit=limit,
+        remaining=remaining,
+        percent_used=percent,
+        checked_at=datetime.now(timezone.utc),
+    )
+
+
+def _read_did(settings: Any) -> QuotaReport:
+    from ytmaker.providers.did import DIDAvatarGenerator
+
+    with DIDAvatarGenerator.from_settings(settings) as client:
+        body = client.get_credits()
+    remaining = float(body["remaining"])
+    total = body.get("total")
+    limit = float(total) if total is not None else None
+    used = max(0.0, limit - remaining) if limit is not None else None
+    return _report("did", used=used, limit=limit, remaining=remaining)
+
+
+def _read_stability(settings: Any) -> QuotaReport:
+    from ytmaker.providers.stability import StabilityImageGenerator
+
+    with StabilityImageGenerator.from_settings(settings) as client:
+        balance = client.get_balance()
+    return _report("stability", used=None, limit=None, remaining=balance)
+
+
+def _read_youtube(settings: Any) -> QuotaReport:
+    used = youtube_units_used_today()
+    return _report("youtube", used=used, limit=DAILY_YOUTUBE_UNITS, remaining=max(0, DAILY_YOUTUBE_UNITS - used))
+
+
+def _key_set(secret: Any) -> bool:
+    return secret is not None and bool(secret.get_secret_value().strip())
+
+
+def read_quotas(settings: Any) -> list[QuotaReport]:
+    """Read every provider's quota; never raises. D-ID and Stability are asked only when
+    their keys are set; a provider that cannot be read gets a report with ``error``."""
+    readers: list[tuple[str, Any]] = []
+    if _key_set(settings.did_api_key):
+        readers.append(("did", _read_did))
+    if _key_set(settings.stability_api_key):
+        readers.append(("stability", _read_stability))
+    readers.append(("youtube", _read_youtube))
+
+    reports: list[QuotaReport] = []
+    for provider, reader in readers:
+        try:
+            report = reader(settings)
+        except Exception as exc:  # noqa: BLE001 - one unreadable provider must not hide the others
+            message = f"{getattr(exc, 'code', None) or type(exc).__name__}: {exc}"[:500]
+            log.warning("quota of %s could not be read: %s", provider, message)
+            report = QuotaReport(provider=provider, error=message, checked_at=datetime.now(timezone.utc))
+        else:
+            if report.percent_used is not None and report.percent_used > WARN_PERCENT:
+                log.warning(
+                    "%s quota is %.1f%% used (%s of %s; %s left)",
+                    provider, report.percent_used, _fmt(report.used), _fmt(report.limit), _fmt(report.remaining),
+                )
+        reports.append(report)
+    return reports
+
+
+def _fmt(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def write_quotas_to_redis(reports: Iterable[QuotaReport], redis_url: str) -> list[str]:
+    """``SET quota:{provider} <json> EX 3600`` for each report without an error (a provider
+    that could not be read is skipped: its last value expires on its own). Returns the keys
+    written. Redis errors propagate: this write is the quota flow's whole job."""
+    from ytmaker.progress_bus import _client
+
+    client = _client(redis_url)
+    written: list[str] = []
+    for report in reports:
+        if report.error is not None:
+            continue
+        key = f"{REDIS_KEY_PREFIX}{report.provider}"
+        client.set(key, report.model_dump_json(), ex=REDIS_TTL_SECONDS)
+        written.append(key)
+    return written
