@@ -18,6 +18,9 @@ os.environ["PREFECT_LOGGING_LEVEL"] = os.environ.get("PREFECT_LOGGING_LEVEL", "W
 # Test projects are short: a 20 s minimum instead of the product's 180 s.
 os.environ["YTMAKER_MIN_TOTAL_SECONDS"] = "20"
 os.environ.pop("DATABASE_URL", None)
+# Progress keys are per project id, and test ids start at 1 like a user's: keep the tests'
+# messages in their own Redis database so they never mix with a real project's history.
+os.environ["REDIS_URL"] = os.environ.get("YTMAKER_TEST_REDIS_URL", "redis://localhost:6379/15")
 for stage in ("SCRIPT", "TTS", "IMAGE", "AVATAR", "PUBLISH"):
     os.environ.pop(f"YTMAKER_{stage}_PROVIDER", None)
 

@@ -12,7 +12,7 @@ from ytmaker.prefect_env import apply_defaults
 
 STAGE_ORDER = [
     ("script_generation", "Script"),
-    ("asset_generation", "Narration, pictures, avatars"),
+    ("asset_generation", "Assets"),
     ("video_rendering", "Render"),
     ("thumbnail_generation", "Thumbnail"),
     ("youtube_upload", "Publish"),
@@ -139,8 +139,8 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
     console = Console()
     with Progress(
-        TextColumn("{task.description:<30}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console,
+        TextColumn("{task.description:<10}"), BarColumn(bar_width=30), TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(), TextColumn("{task.fields[note]}"), console=console,
     ) as bars:
         ids = {stage: bars.add_task(label, total=100, note="", start=False) for stage, label in STAGE_ORDER}
         seen = False
