@@ -12,7 +12,6 @@ import json
 import logging
 import socket
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import redis

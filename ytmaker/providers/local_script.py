@@ -9,7 +9,7 @@ import re
 from collections import Counter
 
 from ytmaker.script import Script, ScriptRequest, ScriptSection, Segment, VideoMetadata
-from ytmaker.text import is_cjk, split_sentences, spoken_length
+from ytmaker.text import split_sentences, spoken_length
 
 # Speaking rates of the local voices (espeak-ng defaults), measured on sample text:
 # about 3.0 words/s in English and 2.9 characters/s in Mandarin. A pause follows each sentence.
