@@ -135,3 +135,19 @@ class YouTubeApiCall(Base):
     units: Mapped[int] = mapped_column(Integer)
     project_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ImageOverride(Base):
+    """A user's request to remake one segment's picture (optionally with a new description).
+
+    ``revision`` goes up on every request, so the picture is made again even when the
+    description stays the same."""
+
+    __tablename__ = "image_overrides"
+    __table_args__ = (UniqueConstraint("project_id", "segment_index", name="uq_image_override"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    segment_index: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.models import Asset, AssetStatus, AssetType, Base, BatchStatus, BatchTask, Privacy, Project, ProjectStatus
+from data.models import Asset, AssetStatus, AssetType, Base, BatchStatus, BatchTask, ImageOverride, Privacy, Project, ProjectStatus
 from ytmaker.errors import InvalidProject, ProjectNotFound
 from ytmaker.settings import get_settings
 
@@ -277,3 +277,41 @@ def record_batch_result(batch_id: int, succeeded: bool) -> BatchRecord:
                 batch.status = BatchStatus.PARTIAL
         s.flush()
         return BatchRecord.model_validate(batch)
+
+
+def request_image_remake(project_id: int, segment_index: int, description: str | None = None) -> int:
+    """Ask for segment ``segment_index``'s picture to be made again; returns the new revision.
+    A new description replaces the script's until another one is given."""
+    with session_scope() as s:
+        project = s.get(Project, project_id)
+        if project is None:
+            raise ProjectNotFound(f"Project {project_id} does not exist.", details={"project_id": project_id})
+        count = len((project.script or {}).get("segments", []))
+        if not 1 <= segment_index <= count:
+            raise InvalidProject(
+                f"Project {project_id}: segment_index {segment_index} is out of range; the script has "
+                f"{count} segments" + ("" if count else " (run the project first)") + ".",
+                details={"field": "segment_index", "value": segment_index, "limit": f"1-{count}"},
+            )
+        if description is not None and not description.strip():
+            raise InvalidProject("description: must not be empty", details={"field": "description"})
+        override = s.scalars(
+            select(ImageOverride).where(
+                ImageOverride.project_id == project_id, ImageOverride.segment_index == segment_index
+            )
+        ).one_or_none()
+        if override is None:
+            override = ImageOverride(project_id=project_id, segment_index=segment_index, revision=0)
+            s.add(override)
+        override.revision += 1
+        if description is not None:
+            override.description = description.strip()
+        s.flush()
+        return override.revision
+
+
+def image_overrides(project_id: int) -> dict[int, tuple[str | None, int]]:
+    """segment index -> (description or None, revision)."""
+    with session_scope() as s:
+        rows = s.scalars(select(ImageOverride).where(ImageOverride.project_id == project_id))
+        return {o.segment_index: (o.description, o.revision) for o in rows}

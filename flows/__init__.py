@@ -6,6 +6,7 @@ apply_defaults()
 
 from flows.batch import batch_flow  # noqa: E402
 from flows.quota import quota_flow  # noqa: E402
+from flows.regenerate import regenerate_image_flow  # noqa: E402
 from flows.video import video_flow  # noqa: E402
 
-__all__ = ["batch_flow", "quota_flow", "video_flow"]
+__all__ = ["batch_flow", "quota_flow", "regenerate_image_flow", "video_flow"]

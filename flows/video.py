@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data import get_project, list_assets, update_project
+from data import get_project, image_overrides, list_assets, update_project
 from flows import artifacts
 from flows.stages import stage
 from tasks.assets import draw_image, make_avatar, mix_narration, narrate_part
@@ -68,8 +68,9 @@ def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAs
     on_failure=[flow_failed],
     on_crashed=[flow_failed],
 )
-def video_flow(project_id: int) -> dict[str, Any]:
-    """Script -> narration, pictures and avatars in parallel -> render -> thumbnail -> publish."""
+def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
+    """Script -> narration, pictures and avatars in parallel -> render -> thumbnail -> publish.
+    With ``publish=False`` the run stops after the thumbnail."""
     job = build_job(get_project(project_id), get_settings())
     p = job.providers
     shown = artifacts.start_progress(project_id)
@@ -80,6 +81,7 @@ def video_flow(project_id: int) -> dict[str, Any]:
         artifacts.script_table(project_id, script)
 
     parts = script.parts()
+    remakes = image_overrides(project_id)
     with stage(project_id, "asset_generation", steps=len(parts) + len(script.segments) + 3, artifact=shown):
         spoken = [
             narrate_part.submit(project_id, name, text, job.language,
@@ -89,7 +91,8 @@ def video_flow(project_id: int) -> dict[str, Any]:
         pictures = [
             draw_image.submit(project_id, ImageRequest(
                 project_id=project_id, segment_index=s.index, segment_count=len(script.segments),
-                description=s.image_description, title=script.metadata.title, language=job.language,
+                description=remakes.get(s.index, (None, 0))[0] or s.image_description,
+                title=script.metadata.title, language=job.language, revision=remakes.get(s.index, (None, 0))[1],
             ), p["image"])
             for s in script.segments
         ]
@@ -104,6 +107,10 @@ def video_flow(project_id: int) -> dict[str, Any]:
 
     with stage(project_id, "thumbnail_generation", artifact=shown):
         thumbnail = make_thumbnail(project_id, script.metadata.title, next(i for i in images if i), job.logo)
+
+    if not publish:
+        return {"status": "RENDERED", "project_id": project_id, "errors": image_errors, "video_path": video.path,
+                "thumbnail_path": thumbnail.path, "duration_seconds": round(video.seconds, 3)}
 
     with stage(project_id, "youtube_upload", artifact=shown):
         published = publish_video(project_id, video, thumbnail, script.metadata, job.language,

@@ -18,6 +18,7 @@ class ImageRequest(BaseModel):
     description: str
     title: str
     language: str
+    revision: int = 0  # raised by regenerate_image_flow: the same segment, made again
 
 
 class AvatarRequest(BaseModel):
