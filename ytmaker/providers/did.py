@@ -27,15 +27,12 @@ from PIL import Image, ImageDraw, ImageFilter
 from ytmaker.drawing.segment_image import atomic_output
 from ytmaker.providers.base import AvatarRequest
 from ytmaker.providers.http import PooledHttpClient
+from ytmaker.providers.http import scrub as _scrub
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
 
 PROVIDER = "DID"
 DEFAULT_BASE_URL = "https://api.d-id.com"
 _AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg"}
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def _describe_error(body: Any) -> str:
@@ -136,16 +133,7 @@ class DIDAvatarGenerator(PooledHttpClient):
         headers = {"Accept": "application/json"} if authorized else {}
         if authorized:
             headers["Authorization"] = f"Basic {self._api_key}"
-        try:
-            return self._http().request(method, url, headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                PROVIDER, "TIMEOUT", f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                PROVIDER, "CONNECTION", f"{what}: {_scrub(f'{type(exc).__name__}: {exc}', self._api_key)}"
-            ) from None
+        return self._request_or_raise(PROVIDER, method, url, what=what, headers=headers, **kwargs)
 
     def _raise_for_error(self, response: httpx.Response, what: str) -> None:
         status = response.status_code

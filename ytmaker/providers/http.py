@@ -7,6 +7,13 @@ from typing import Any
 
 import httpx
 
+from ytmaker.providers.errors import ProviderError
+
+
+def scrub(text: str, secret: str) -> str:
+    """``text`` with ``secret`` replaced: services sometimes echo the key back."""
+    return text.replace(secret, "***") if secret else text
+
 
 class PooledHttpClient:
     """One pooled, thread-safe ``httpx.Client`` per provider (building one costs ~50 ms),
@@ -29,6 +36,18 @@ class PooledHttpClient:
             if self._client is None:
                 self._client = httpx.Client(timeout=self._timeout(), follow_redirects=True)
             return self._client
+
+    def _request_or_raise(self, provider: str, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        """Send; a timeout or a transport failure becomes the provider's (retryable) error."""
+        try:
+            return self._http().request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                provider, "TIMEOUT", f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            secret = getattr(self, "_api_key", "")
+            raise ProviderError(provider, "CONNECTION", f"{what}: {scrub(f'{type(exc).__name__}: {exc}', secret)}") from None
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}

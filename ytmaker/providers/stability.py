@@ -23,6 +23,7 @@ from ytmaker.drawing.segment_image import save_png
 from ytmaker.media_types import HEIGHT, WIDTH
 from ytmaker.providers.base import ImageRequest
 from ytmaker.providers.http import PooledHttpClient
+from ytmaker.providers.http import scrub as _scrub
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
 
 PROVIDER = "STABILITY"
@@ -35,10 +36,6 @@ STYLE_SUFFIX = "clean editorial illustration, cinematic lighting, rich colours, 
 NEGATIVE_PROMPT = "text, letters, captions, watermark, logo, signature, blurry, low quality"
 MAX_PROMPT_CHARS = 10_000  # the API's limit
 _MODERATION_WORDS = ("moderation", "content policy", "content_policy", "flagged", "policy violation")
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 def _error_body(response: httpx.Response) -> tuple[str, list[str]]:
@@ -87,17 +84,7 @@ class StabilityImageGenerator(PooledHttpClient):
         return {"Authorization": f"Bearer {self._api_key}", "Accept": accept}
 
     def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
-        url = f"{self.base_url}{path}"
-        try:
-            return self._http().request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                PROVIDER, "TIMEOUT", f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                PROVIDER, "CONNECTION", f"{what}: {_scrub(f'{type(exc).__name__}: {exc}', self._api_key)}"
-            ) from None
+        return self._request_or_raise(PROVIDER, method, f"{self.base_url}{path}", what=what, **kwargs)
 
     def _raise_for_error(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
