@@ -4,7 +4,7 @@ Run-time files live beside this package: ``projects/``, ``published/``, ``result
 the SQLite file, all git-ignored.
 """
 
-from data.models import AssetStatus, AssetType, BatchStatus, Privacy, ProjectStatus
+from data.models import RUNNING_STATUSES, AssetStatus, AssetType, BatchStatus, Privacy, ProjectStatus
 from data.store import (
     AssetRecord,
     BatchRecord,
@@ -18,6 +18,9 @@ from data.store import (
     start_batch_run,
     create_project,
     get_project,
+    last_project_run,
+    projects_in_status,
+    record_project_run,
     list_assets,
     list_projects,
     record_asset,
@@ -43,6 +46,10 @@ __all__ = [
     "ProjectStatus",
     "create_project",
     "get_project",
+    "last_project_run",
+    "projects_in_status",
+    "record_project_run",
+    "RUNNING_STATUSES",
     "list_assets",
     "list_projects",
     "record_asset",

@@ -151,3 +151,23 @@ class ImageOverride(Base):
     segment_index: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text, default=None)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProjectRun(Base):
+    """Every video_flow run started for a project (newest last), so recovery can find and
+    close the run a killed worker left behind."""
+
+    __tablename__ = "project_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# A project in one of these statuses has (or had, if its worker died) a run in progress.
+RUNNING_STATUSES = frozenset({
+    ProjectStatus.SCRIPT_GENERATING, ProjectStatus.SCRIPT_GENERATED, ProjectStatus.ASSETS_GENERATING,
+    ProjectStatus.ASSETS_GENERATED, ProjectStatus.RENDERING, ProjectStatus.RENDERED,
+    ProjectStatus.THUMBNAIL_GENERATING, ProjectStatus.THUMBNAIL_GENERATED, ProjectStatus.UPLOADING,
+})

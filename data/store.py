@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.models import Asset, AssetStatus, AssetType, Base, BatchStatus, BatchTask, ImageOverride, Privacy, Project, ProjectStatus
+from data.models import (
+    Asset, AssetStatus, AssetType, Base, BatchStatus, BatchTask, ImageOverride, Privacy, Project, ProjectRun, ProjectStatus,
+)
 from ytmaker.errors import InvalidProject, ProjectNotFound
 from ytmaker.settings import get_settings
 
@@ -315,3 +317,22 @@ def image_overrides(project_id: int) -> dict[int, tuple[str | None, int]]:
     with session_scope() as s:
         rows = s.scalars(select(ImageOverride).where(ImageOverride.project_id == project_id))
         return {o.segment_index: (o.description, o.revision) for o in rows}
+
+
+def record_project_run(project_id: int, flow_run_id: str) -> None:
+    with session_scope() as s:
+        s.add(ProjectRun(project_id=project_id, flow_run_id=str(flow_run_id)))
+
+
+def last_project_run(project_id: int) -> str | None:
+    with session_scope() as s:
+        return s.scalar(
+            select(ProjectRun.flow_run_id).where(ProjectRun.project_id == project_id)
+            .order_by(ProjectRun.id.desc()).limit(1)
+        )
+
+
+def projects_in_status(statuses: frozenset[ProjectStatus] | set[ProjectStatus]) -> list[ProjectRecord]:
+    with session_scope() as s:
+        rows = s.scalars(select(Project).where(Project.status.in_(list(statuses))).order_by(Project.id))
+        return [ProjectRecord.model_validate(p) for p in rows]

@@ -26,7 +26,8 @@ STATUSES = {
 @contextmanager
 def stage(project_id: int, name: str, steps: int = 1, artifact: UUID | None = None) -> Iterator[None]:
     """Move the project into the stage and out of it; a failure inside marks the project
-    FAILED with the stage, error code and message, then propagates."""
+    FAILED with the stage, error code and message, then propagates. An interruption
+    (cancel, SIGTERM) is noted with the stage but does not mark the project FAILED."""
     running, done = STATUSES[name]
     ctx = FlowRunContext.get()
     if ctx is not None:
@@ -34,8 +35,15 @@ def stage(project_id: int, name: str, steps: int = 1, artifact: UUID | None = No
     set_status(project_id, running)
     try:
         yield
-    except BaseException as exc:
+    except Exception as exc:
         update_project(project_id, status=ProjectStatus.FAILED, error_info=error_info(exc, name))
+        raise
+    except BaseException as exc:
+        # Cancelled or terminated (a signal, not a failure of the step): the status stays, so
+        # the cancellation hook or `ytmaker recover` decides what happens to the project.
+        update_project(project_id, error_info={
+            "stage": name, "code": "INTERRUPTED", "message": f"interrupted by {type(exc).__name__}", "details": {},
+        })
         raise
     set_status(project_id, done)
     stage_done(artifact, name)

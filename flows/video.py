@@ -12,7 +12,7 @@ from data import get_project, image_overrides, list_assets, update_project
 from flows import artifacts
 from flows.stages import stage
 from tasks.assets import draw_image, make_avatar, mix_narration, narrate_part
-from tasks.progress import flow_completed, flow_failed, flow_started
+from tasks.progress import flow_cancelled, flow_completed, flow_failed, flow_started
 from tasks.publish import publish_video
 from tasks.render import render_video
 from tasks.script import write_script
@@ -67,6 +67,7 @@ def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAs
     on_completion=[flow_completed],
     on_failure=[flow_failed],
     on_crashed=[flow_failed],
+    on_cancellation=[flow_cancelled],
 )
 def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
     """Script -> narration, pictures and avatars in parallel -> render -> thumbnail -> publish.

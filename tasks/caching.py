@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.transactions import IsolationLevel
 
+from ytmaker.locks import lock_manager
 from ytmaker.paths import ProjectPaths
 from ytmaker.settings import get_settings
 
@@ -50,4 +52,10 @@ class StepCache(CachePolicy):
 
 
 def step_cache(outputs: OutputsFn | None = None) -> CachePolicy:
-    return StepCache(outputs=outputs)
+    """Serializable isolation: when two runs (two workers) reach the same step, one computes
+    it and the other waits for the lock, then takes the stored result."""
+    settings = get_settings()
+    return StepCache(outputs=outputs).configure(
+        isolation_level=IsolationLevel.SERIALIZABLE,
+        lock_manager=lock_manager(settings.redis_url, settings.lock_hold_seconds),
+    )

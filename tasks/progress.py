@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ytmaker import progress_bus
+from ytmaker import liveness, progress_bus
 
 log = logging.getLogger("ytmaker.progress")
 
@@ -118,8 +118,18 @@ def _ctx_project() -> int | None:
 
 def flow_started(flow, flow_run, state) -> None:  # noqa: ANN001
     project_id = _project_id(flow_run.parameters)
-    if project_id is not None:
-        progress_bus.reset_history(project_id)
+    if project_id is None:
+        return
+    from sqlalchemy.exc import IntegrityError
+
+    from data import record_project_run
+
+    progress_bus.reset_history(project_id)
+    liveness.start_heartbeat(project_id, str(flow_run.id))
+    try:
+        record_project_run(project_id, str(flow_run.id))
+    except IntegrityError:  # no such project: the flow itself fails with PROJECT_NOT_FOUND
+        pass
 
 
 def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
@@ -128,9 +138,14 @@ def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
         return
     from data import get_project
 
+    liveness.stop_heartbeat(project_id, str(flow_run.id))
     project = get_project(project_id)
+    if project.status.value == "COMPLETED":
+        stage, message = "youtube_upload", f"Video ready: {project.video_url}"
+    else:  # publish=False, or a flow that stops before publishing
+        stage, message = "thumbnail_generation", f"Video rendered ({project.status.value}); not published"
     progress_bus.publish(
-        project_id, "youtube_upload", 100, f"Video ready: {project.video_url}",
+        project_id, stage, 100, message,
         final=True, status=project.status.value, video_id=project.youtube_video_id, video_url=project.video_url,
     )
     forget_run(flow_run.id)
@@ -143,6 +158,7 @@ def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
     from data import get_project
     from ytmaker.errors import ProjectNotFound
 
+    liveness.stop_heartbeat(project_id, str(flow_run.id))
     try:
         info = get_project(project_id).error_info or {}
     except ProjectNotFound:
@@ -150,5 +166,32 @@ def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
     progress_bus.publish(
         project_id, "error", 0, info.get("message", "The run failed."),
         error=info, failed_stage=info.get("stage"), final=True, status=state.name.upper(),
+    )
+    forget_run(flow_run.id)
+
+
+def flow_cancelled(flow, flow_run, state) -> None:  # noqa: ANN001
+    """Cancelled from the UI or ``prefect flow-run cancel``: the project is CANCELLED (its
+    finished steps stay cached, so a later run resumes) and listeners are told."""
+    project_id = _project_id(flow_run.parameters)
+    if project_id is None:
+        return
+    from data import ProjectStatus, get_project, update_project
+    from ytmaker.errors import ProjectNotFound
+
+    liveness.stop_heartbeat(project_id, str(flow_run.id))
+    try:
+        info = get_project(project_id).error_info or {}
+        stage = info.get("stage") if info.get("code") == "INTERRUPTED" else None
+        update_project(project_id, status=ProjectStatus.CANCELLED, error_info={
+            "stage": stage, "code": "CANCELLED",
+            "message": f"Project {project_id}: the run was cancelled; run it again to continue from the finished steps.",
+            "details": {"flow_run_id": str(flow_run.id)},
+        })
+    except ProjectNotFound:
+        return
+    progress_bus.publish(
+        project_id, "error", 0, "The run was cancelled.", final=True, status="CANCELLED", failed_stage=stage,
+        error={"code": "CANCELLED", "stage": stage},
     )
     forget_run(flow_run.id)

@@ -43,7 +43,7 @@ def stream_name(key: int | str) -> str:
     return f"progress-log:{key}"
 
 
-def _client(url: str) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
     with _lock:
         client = _clients.get(url)
         if client is None:
@@ -73,7 +73,7 @@ def publish(key: int | str, stage: str, progress: float, message: str, **extra: 
     if down is not None and time.monotonic() - down < RETRY_AFTER_SECONDS:
         return None
     try:
-        client = _client(url)
+        client = redis_client(url)
         entry_id = client.xadd(
             stream_name(key), {"data": json.dumps(payload, ensure_ascii=False)},
             maxlen=settings.progress_history, approximate=True,
@@ -103,7 +103,7 @@ def reset_history(key: int | str) -> None:
     if down is not None and time.monotonic() - down < RETRY_AFTER_SECONDS:
         return
     try:
-        _client(url).delete(stream_name(key))
+        redis_client(url).delete(stream_name(key))
     except redis.RedisError:
         pass  # publish() reports the outage once
 

@@ -187,9 +187,9 @@ def write_quotas_to_redis(reports: Iterable[QuotaReport], redis_url: str) -> lis
     """``SET quota:{provider} <json> EX 3600`` for each report without an error (a provider
     that could not be read is skipped: its last value expires on its own). Returns the keys
     written. Redis errors propagate: this write is the quota flow's whole job."""
-    from ytmaker.progress_bus import _client
+    from ytmaker.progress_bus import redis_client
 
-    client = _client(redis_url)
+    client = redis_client(redis_url)
     written: list[str] = []
     for report in reports:
         if report.error is not None:

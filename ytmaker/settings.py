@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,20 @@ class Settings(BaseSettings):
     youtube_base_url: str = Field("https://www.googleapis.com/", alias="YOUTUBE_BASE_URL")
     credentials_block: str = Field("default", alias="YTMAKER_CREDENTIALS_BLOCK")
     http_timeout_seconds: float = Field(60.0, alias="YTMAKER_HTTP_TIMEOUT_SECONDS", gt=0)
+
+    # Running as a service. A step's cross-worker lock expires after lock_hold_seconds (so a
+    # killed worker never blocks a step for good); it must exceed the longest step, which
+    # the render and upload timeouts bound.
+    lock_hold_seconds: float = Field(3600.0, alias="YTMAKER_LOCK_HOLD_SECONDS", gt=0)
+    render_timeout_seconds: float = Field(1800.0, alias="YTMAKER_RENDER_TIMEOUT_SECONDS", gt=0)
+    upload_timeout_seconds: float = Field(3000.0, alias="YTMAKER_UPLOAD_TIMEOUT_SECONDS", gt=0)
+    # A running video_flow refreshes a Redis key this often; recovery treats a project whose
+    # key has expired (3 beats missed) as interrupted.
+    heartbeat_seconds: float = Field(10.0, alias="YTMAKER_HEARTBEAT_SECONDS", gt=0)
+    # batch_flow runs each project as a subflow in its own process ("subflow") or as a run
+    # of the video deployment that any worker may pick up ("deployment").
+    batch_mode: Literal["subflow", "deployment"] = Field("subflow", alias="YTMAKER_BATCH_MODE")
+    video_deployment: str = Field("video-flow/default", alias="YTMAKER_VIDEO_DEPLOYMENT")
 
     # Redis progress stream length kept for late subscribers.
     progress_history: int = Field(500, alias="YTMAKER_PROGRESS_HISTORY", ge=10)
