@@ -4,7 +4,12 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-en test bench-render redis clean
+.PHONY: setup demo demo-en test bench-render redis server deploy worker recover clean
+
+# Running as a service: `make server` in one terminal, `make deploy` once, `make worker` in as
+# many terminals (or machines) as you like. They talk to the server at PREFECT_API_URL.
+PREFECT_PORT ?= 4200
+deploy worker recover: export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +28,18 @@ bench-render: setup
 	@$(PY) benchmarks/render_bench.py
 
 redis: setup
+
+server: setup
+	@PREFECT_SERVER_ANALYTICS_ENABLED=false $(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+deploy: setup
+	@$(VENV)/bin/ytmaker deploy
+
+worker: setup
+	@$(VENV)/bin/ytmaker worker
+
+recover: setup
+	@$(VENV)/bin/ytmaker recover
 
 clean:
 	rm -rf data/projects data/published data/results data/*.db data/*.db-* benchmarks/out

@@ -2,7 +2,8 @@
 
 A project is *interrupted* when its status says a run is in progress (SCRIPT_GENERATING …
 UPLOADING) but no run is beating for it (``ytmaker.liveness``). Recovery closes the dead
-Prefect flow run (marks it Crashed, so the UI tells the truth) and starts the project
+Prefect flow run (marks it Crashed, so the UI tells the truth), frees the step locks it
+still held (instead of making the new run wait out their hold timeout), and starts the project
 again: as a run of the video deployment when one exists (any worker picks it up), else
 in this process. Every finished step comes from the cache, so the new run continues where
 the old one stopped.
@@ -21,6 +22,7 @@ from prefect.states import Crashed
 
 from data import RUNNING_STATUSES, last_project_run, projects_in_status
 from ytmaker.liveness import claim, live_run
+from ytmaker.locks import lock_manager
 from ytmaker.settings import get_settings
 
 log = logging.getLogger("ytmaker.recover")
@@ -80,8 +82,11 @@ def recover_interrupted_tasks(how: How = "auto") -> list[dict[str, Any]]:
         return found
     if how == "auto":
         how = "deployment" if _deployment_exists(settings.video_deployment) else "here"
+    locks = lock_manager(settings.redis_url, settings.lock_hold_seconds)
     for entry in found:
         _close_dead_run(entry["flow_run_id"])
+        if entry["flow_run_id"]:
+            entry["locks_freed"] = locks.release_locks_of_run(entry["flow_run_id"])
         project_id = entry["project_id"]
         if how == "deployment":
             run = run_deployment(settings.video_deployment, parameters={"project_id": project_id}, timeout=0,

@@ -84,6 +84,7 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
     """Save the cloud keys found in the environment into the Prefect credentials block."""
     apply_defaults()
     from blocks.credentials import FIELDS, YtmakerCredentials
+    from ytmaker.credentials import save_credentials_from_settings
     from ytmaker.settings import get_settings
 
     settings = get_settings()
@@ -97,17 +98,51 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
         for field, env in FIELDS.items():
             print(f"{env:<22} {'set' if getattr(block, field) else '-'}")
         return 0
-    values = {f: getattr(settings, f) for f in FIELDS if f != "youtube_token_json" and getattr(settings, f)}
-    if settings.youtube_token_file:
-        from pydantic import SecretStr
-
-        values["youtube_token_json"] = SecretStr(Path(settings.youtube_token_file).read_text(encoding="utf-8"))
-    if not values:
+    saved = save_credentials_from_settings(name)
+    if not saved:
         print("None of " + ", ".join(FIELDS.values()) + " is set in the environment: nothing to save.")
         return 1
-    YtmakerCredentials.register_type_and_schema()
-    YtmakerCredentials(**values).save(name, overwrite=True)
-    print(f"Saved credentials block ytmaker-credentials/{name}: " + ", ".join(FIELDS[f] for f in values))
+    print(f"Saved credentials block ytmaker-credentials/{name}: " + ", ".join(saved))
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    apply_defaults()
+    from deployments import deploy_all
+
+    deploy_all(args.pool)
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    """A process worker on the pool. It runs with ytmaker's Prefect defaults (result storage
+    under DATA_DIR), which the flow runs it starts inherit."""
+    import os
+
+    apply_defaults()
+    from deployments import require_server
+
+    require_server()
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect) if prefect.exists() else "prefect", "worker", "start", "--pool", args.pool, "--type", "process"]
+    if args.name:
+        command += ["--name", args.name]
+    os.execvpe(command[0], command, os.environ)
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    apply_defaults()
+    from flows.recover import recover_interrupted_tasks
+
+    found = recover_interrupted_tasks(how=args.how)
+    if not found:
+        print("No interrupted projects: every project in a running status has a live run.")
+        return 0
+    for entry in found:
+        how = entry.get("restarted", "not restarted")
+        extra = entry.get("new_flow_run_id") or entry.get("result_status") or ""
+        freed = f" (freed {entry['locks_freed']} step lock(s) of the dead run)" if entry.get("locks_freed") else ""
+        print(f"project {entry['project_id']} ({entry['status']}): {how} {extra}".rstrip() + freed)
     return 0
 
 
@@ -188,6 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
     creds.add_argument("action", choices=["save", "show"])
     creds.add_argument("--name", default=None, help="block name (default: YTMAKER_CREDENTIALS_BLOCK or 'default')")
     creds.set_defaults(func=_cmd_credentials)
+
+    dep = sub.add_parser("deploy", help="create the work pool, queues, limits, blocks and every deployment (idempotent)")
+    dep.add_argument("--pool", default="ytmaker")
+    dep.set_defaults(func=_cmd_deploy)
+
+    worker = sub.add_parser("worker", help="start a process worker on the ytmaker pool")
+    worker.add_argument("--pool", default="ytmaker")
+    worker.add_argument("--name", default=None)
+    worker.set_defaults(func=_cmd_worker)
+
+    rec = sub.add_parser("recover", help="restart projects left in a running status by a dead worker")
+    rec.add_argument("--how", default="auto", choices=["auto", "deployment", "here", "none"],
+                     help="deployment run (auto when the video deployment exists), in this process, or only list")
+    rec.set_defaults(func=_cmd_recover)
 
     show = sub.add_parser("show", help="show a project's status, error and assets")
     show.add_argument("project_id", type=int)

@@ -69,3 +69,22 @@ def with_block_credentials(settings: Settings) -> Settings:
             marker.write_text(digest)
         update["youtube_token_file"] = Path(path)
     return settings.model_copy(update=update) if update else settings
+
+
+def save_credentials_from_settings(name: str | None = None) -> list[str]:
+    """Save the cloud keys set in the environment into the credentials block; returns the
+    names of the variables saved (none set: nothing saved)."""
+    from blocks.credentials import FIELDS, YtmakerCredentials
+    from ytmaker.settings import get_settings
+
+    settings = get_settings()
+    values = {f: getattr(settings, f) for f in FIELDS if f != "youtube_token_json" and getattr(settings, f)}
+    if settings.youtube_token_file:
+        values["youtube_token_json"] = SecretStr(Path(settings.youtube_token_file).read_text(encoding="utf-8"))
+    if not values:
+        return []
+    YtmakerCredentials.register_type_and_schema()
+    YtmakerCredentials(**values).save(name or settings.credentials_block, overwrite=True)
+    with _lock:
+        _cache.clear()
+    return [FIELDS[f] for f in values]

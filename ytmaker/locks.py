@@ -55,7 +55,46 @@ class StepLockManager(RedisLockManager):
 
     def acquire_lock(self, key, holder, acquire_timeout=None, hold_timeout=None) -> bool:  # noqa: ANN001
         hold = hold_timeout if hold_timeout is not None else self.hold_seconds
-        return self._guard(lambda: super(StepLockManager, self).acquire_lock(key, holder, acquire_timeout, hold), True)
+
+        def acquire() -> bool:
+            acquired = super(StepLockManager, self).acquire_lock(key, holder, acquire_timeout, hold)
+            if acquired:
+                self._remember(key, holder, hold)
+            return acquired
+
+        return self._guard(acquire, True)
+
+    # Which flow run holds which lock, so recovery can free the locks of a run whose worker
+    # died at once instead of letting every other run wait out the hold timeout.
+    @staticmethod
+    def _owner_key(flow_run_id: str) -> str:
+        return f"locks-of:{flow_run_id}"
+
+    def _remember(self, key: str, holder: str, hold: float) -> None:
+        from prefect.context import TaskRunContext
+
+        ctx = TaskRunContext.get()
+        if ctx is None:
+            return
+        owner = self._owner_key(str(ctx.task_run.flow_run_id))
+        pipe = self.client.pipeline()
+        pipe.hset(owner, key, holder)
+        pipe.expire(owner, int(hold) + 60)
+        pipe.execute()
+
+    def release_locks_of_run(self, flow_run_id: str) -> int:
+        """Free the locks a (dead) flow run still holds; returns how many were freed."""
+        def release() -> int:
+            owner = self._owner_key(flow_run_id)
+            freed = 0
+            for key, holder in self.client.hgetall(owner).items():
+                lock_name = self._lock_name_for_key(key.decode())
+                if self.client.get(lock_name) == holder:
+                    freed += self.client.delete(lock_name)
+            self.client.delete(owner)
+            return freed
+
+        return self._guard(release, 0)
 
     async def aacquire_lock(self, key, holder, acquire_timeout=None, hold_timeout=None) -> bool:  # noqa: ANN001
         hold = hold_timeout if hold_timeout is not None else self.hold_seconds
