@@ -20,7 +20,8 @@ demo: setup
 demo-en: setup
 	@$(VENV)/bin/ytmaker demo --language en
 
-test: setup
+test:
+	@bash scripts/setup.sh test
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 

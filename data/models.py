@@ -29,6 +29,7 @@ class ProjectStatus(str, enum.Enum):
     THUMBNAIL_GENERATING = "THUMBNAIL_GENERATING"
     THUMBNAIL_GENERATED = "THUMBNAIL_GENERATED"
     UPLOADING = "UPLOADING"
+    WAITING_FOR_QUOTA = "WAITING_FOR_QUOTA"  # rendered; a run is scheduled for the quota reset
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"

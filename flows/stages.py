@@ -9,6 +9,7 @@ from uuid import UUID
 from prefect.context import FlowRunContext
 
 from flows.artifacts import stage_done
+from flows.quota_wait import WaitingForQuota
 from data import ProjectStatus, set_status, update_project
 from tasks.progress import plan_stage
 from ytmaker.errors import error_info
@@ -35,6 +36,9 @@ def stage(project_id: int, name: str, steps: int = 1, artifact: UUID | None = No
     set_status(project_id, running)
     try:
         yield
+    except WaitingForQuota as exc:
+        update_project(project_id, status=ProjectStatus.WAITING_FOR_QUOTA, error_info=error_info(exc, name))
+        raise
     except Exception as exc:
         update_project(project_id, status=ProjectStatus.FAILED, error_info=error_info(exc, name))
         raise

@@ -10,6 +10,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from data import get_project, image_overrides, list_assets, update_project
 from flows import artifacts
+from flows.quota_wait import WaitingForQuota, publish_or_wait_for_quota
 from flows.stages import stage
 from tasks.assets import draw_image, make_avatar, mix_narration, narrate_part
 from tasks.progress import flow_cancelled, flow_completed, flow_failed, flow_started
@@ -113,17 +114,22 @@ def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
         return {"status": "RENDERED", "project_id": project_id, "errors": image_errors, "video_path": video.path,
                 "thumbnail_path": thumbnail.path, "duration_seconds": round(video.seconds, 3)}
 
-    with stage(project_id, "youtube_upload", artifact=shown):
-        published = publish_video(project_id, video, thumbnail, script.metadata, job.language,
-                                  job.privacy, job.publish_at, p["publish"])
-        partial = {
-            "stage": "asset_generation", "code": "PARTIAL_SUCCESS",
-            "message": f"{len(image_errors)} picture(s) were replaced by placeholders; rerun to retry them.",
-            "details": {"errors": image_errors},
-        } if image_errors else None
-        update_project(project_id, youtube_video_id=published.video_id, video_url=published.video_url,
-                       error_info=partial)
-        artifacts.results(project_id, published.video_url, video.path, thumbnail.path, video.seconds)
+    try:
+        with stage(project_id, "youtube_upload", artifact=shown):
+            published = publish_or_wait_for_quota(project_id, lambda: publish_video(
+                project_id, video, thumbnail, script.metadata, job.language, job.privacy, job.publish_at, p["publish"]))
+            partial = {
+                "stage": "asset_generation", "code": "PARTIAL_SUCCESS",
+                "message": f"{len(image_errors)} picture(s) were replaced by placeholders; rerun to retry them.",
+                "details": {"errors": image_errors},
+            } if image_errors else None
+            update_project(project_id, youtube_video_id=published.video_id, video_url=published.video_url,
+                           error_info=partial)
+            artifacts.results(project_id, published.video_url, video.path, thumbnail.path, video.seconds)
+    except WaitingForQuota as waiting:
+        return {"status": "WAITING_FOR_QUOTA", "project_id": project_id, "errors": image_errors,
+                "resume_at": waiting.resume_at.isoformat(), "next_flow_run_id": waiting.flow_run_id,
+                "video_path": video.path, "thumbnail_path": thumbnail.path, "duration_seconds": round(video.seconds, 3)}
 
     return {
         "status": "partial_success" if image_errors else "COMPLETED",

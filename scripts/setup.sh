@@ -77,4 +77,32 @@ then
       ;;
   esac
 fi
+# ---- PostgreSQL (the tests' production-mode service runs on it) -------------------
+# `setup.sh test` only: the demo needs no PostgreSQL. A server that answers at
+# YTMAKER_TEST_POSTGRES_URL is used as it is; with none on this machine, Debian's postgresql
+# is installed and started, with trust auth for 127.0.0.1 and a `test` database.
+PG_URL=${YTMAKER_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
+pg_ok() { "$VENV/bin/python" -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).close()' "$PG_URL" >/dev/null 2>&1; }
+if [ "${1:-}" = "test" ] && ! pg_ok; then
+  case "$PG_URL" in
+    *@127.0.0.1:5432/*|*@localhost:5432/*|*@127.0.0.1/*|*@localhost/*) ;;
+    *) echo "PostgreSQL at YTMAKER_TEST_POSTGRES_URL does not answer and is not local: start it." >&2; exit 1 ;;
+  esac
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    say "installing postgresql"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  fi
+  conf=$(ls -d /etc/postgresql/*/main | sort -V | tail -1)
+  version=$(basename "$(dirname "$conf")")
+  if ! as_root grep -q '^host all all 127.0.0.1/32 trust' "$conf/pg_hba.conf"; then
+    say "PostgreSQL $version: trust auth for local TCP connections (a test server)"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust' "$conf/pg_hba.conf"
+  fi
+  say "starting PostgreSQL $version"
+  as_root pg_ctlcluster "$version" main start 2>/dev/null || as_root pg_ctlcluster "$version" main reload
+  for _ in $(seq 1 50); do pg_ok && break; "$VENV/bin/python" -c 'import sys, psycopg; psycopg.connect(sys.argv[1].rsplit("/",1)[0] + "/postgres", connect_timeout=3, autocommit=True).execute("CREATE DATABASE " + sys.argv[1].rsplit("/",1)[1])' "$PG_URL" >/dev/null 2>&1; sleep 0.2; done
+  pg_ok || { echo "PostgreSQL did not come up at $PG_URL" >&2; exit 1; }
+fi
+
 say "ready"

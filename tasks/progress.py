@@ -142,6 +142,8 @@ def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
     project = get_project(project_id)
     if project.status.value == "COMPLETED":
         stage, message = "youtube_upload", f"Video ready: {project.video_url}"
+    elif project.status.value == "WAITING_FOR_QUOTA":
+        stage, message = "youtube_upload", (project.error_info or {}).get("message", "Waiting for the YouTube quota")
     else:  # publish=False, or a flow that stops before publishing
         stage, message = "thumbnail_generation", f"Video rendered ({project.status.value}); not published"
     progress_bus.publish(

@@ -145,3 +145,21 @@ def test_crash_after_upload_before_the_row_is_updated_never_uploads_twice(cloud,
     assert state.is_completed(), state.message
     assert cloud["youtube"].inserts == 1  # exactly one insert reached the server
     assert state.result()["video_id"] == video_id == get_project(project.id).youtube_video_id
+
+
+def test_youtube_quota_refusal_waits_for_the_reset_then_publishes(cloud, en_content):
+    """Run in a plain process: the flow sleeps until the quota is back (here the server's
+    Retry-After of 2 s), then uploads once."""
+    import time
+
+    project = create_project("Bees over quota", en_content, "en")
+    cloud["youtube"].fail("insert", 403, reason="quotaExceeded", headers={"Retry-After": "2"})
+    started = time.monotonic()
+    state = _run(project.id)
+    assert state.is_completed(), state.message
+    assert state.result()["status"] == "COMPLETED" and time.monotonic() - started >= 2
+    assert cloud["youtube"].inserts == 1 and len(cloud["youtube"].requests_for("insert")) == 2
+    assert get_project(project.id).status == ProjectStatus.COMPLETED
+    r = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
+    messages = [json.loads(f["data"])["message"] for _, f in r.xrange(stream_name(project.id))]
+    assert any(m.startswith("YouTube quota used up: waiting") for m in messages), messages

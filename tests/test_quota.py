@@ -27,6 +27,7 @@ from tests.test_provider_youtube import media, publish_request, publisher  # noq
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.youtube import YouTubePublisher
 from ytmaker.quota import (
+    youtube_quota_resume_time,
     DAILY_YOUTUBE_UNITS,
     YOUTUBE_UNITS,
     read_quotas,
@@ -144,7 +145,7 @@ def fake():
         yield server
 
 
-def test_upload_is_refused_as_retryable_when_the_quota_would_run_out(ledger, fake, media, tmp_path):  # noqa: F811
+def test_upload_is_refused_until_the_reset_when_the_quota_would_run_out(ledger, fake, media, tmp_path):  # noqa: F811
     pub = publisher(fake, tmp_path, quota_ledger=True)
     # Exactly one unit too many for an insert (1600) plus a thumbnail (50).
     add_units(DAILY_YOUTUBE_UNITS - youtube_units_used_today() - 1650 + 1)
@@ -154,9 +155,13 @@ def test_upload_is_refused_as_retryable_when_the_quota_would_run_out(ledger, fak
         pub.publish(publish_request(media, project_id=MARK + 1))
     expected = seconds_until_youtube_reset()
     exc = caught.value
-    assert exc.code == "YOUTUBE_RATE_LIMITED" and exc.kind == "RATE_LIMITED" and exc.retryable
-    assert "midnight Pacific time" in str(exc)
-    assert exc.retry_after is not None and abs(exc.retry_after - expected) < 5
+    # Not retried by the task: the reset is hours away, video_flow waits for it instead.
+    assert exc.code == "YOUTUBE_QUOTA_EXCEEDED" and not exc.retryable
+    assert "midnight Pacific time" in str(exc) and "8351 of 10000 units used today, 1650 needed" in str(exc)
+    assert abs(exc.details["seconds_until_reset"] - expected) < 5
+    resume = youtube_quota_resume_time(exc)
+    wait = (resume - datetime.now(timezone.utc)).total_seconds()
+    assert expected + 55 < wait < expected + 65  # just after the reset
     assert fake.inserts == 0 and fake.requests_for("insert") == [] and fake.requests_for("chunk") == []
     assert fake.requests == []  # nothing at all was sent, not even a token refresh
     assert ledger_rows(MARK + 1) == []

@@ -35,6 +35,7 @@ YOUTUBE_QUOTA_TZ = ZoneInfo("America/Los_Angeles")
 WARN_PERCENT = 90.0
 REDIS_TTL_SECONDS = 3600
 REDIS_KEY_PREFIX = "quota:"
+QUOTA_RESET_MARGIN_SECONDS = 60
 
 
 # ---------------------------------------------------------------------- YouTube ledger
@@ -90,6 +91,19 @@ def seconds_until_youtube_reset(now: datetime | None = None) -> float:
     current = _aware_utc(now)
     _, end = youtube_day_bounds(current)
     return (end - current).total_seconds()
+
+
+def youtube_quota_resume_time(exc: BaseException, now: datetime | None = None) -> datetime | None:
+    """When an upload refused for the day's YouTube quota can be tried again, or None when
+    ``exc`` is not such a refusal. The server's Retry-After wins; otherwise the Pacific-midnight
+    reset plus a minute (clocks differ a little)."""
+    if getattr(exc, "provider", None) != "YOUTUBE" or getattr(exc, "kind", None) != "QUOTA_EXCEEDED":
+        return None
+    current = _aware_utc(now)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        return current + timedelta(seconds=float(retry_after))
+    return current + timedelta(seconds=seconds_until_youtube_reset(current) + QUOTA_RESET_MARGIN_SECONDS)
 
 
 # ---------------------------------------------------------------------- reports

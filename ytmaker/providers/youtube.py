@@ -62,11 +62,10 @@ Daily quota (``quota_ledger``, on for the pipeline's publisher built by ``from_s
     ``channels.list`` the server answers is written to the ledger (:mod:`ytmaker.quota`).
     Before a publish that needs a new insert and/or a thumbnail, the units they cost are
     checked against what is left of today's 10,000 (the day starts at midnight Pacific
-    time); if they would not fit, nothing is sent and ``YOUTUBE_RATE_LIMITED`` is raised,
-    retryable, with ``retry_after`` = seconds until the reset. Prefect's retry honours
-    Retry-After only up to ``tasks/retry.MAX_RETRY_AFTER_SECONDS`` (120 s) per retry, so the
-    task is retried successfully only when the reset is near; otherwise it fails after its
-    retries and the project must be resumed after midnight Pacific time.
+    time); if they would not fit, nothing is sent and ``YOUTUBE_QUOTA_EXCEEDED`` is raised
+    (not retried by the task). ``video_flow`` then waits for the reset: a deployed run
+    schedules a new run of its deployment for just after it, a run in a plain process sleeps
+    until then (see ``flows/quota_wait.py``). A quota refusal from the API is handled the same.
 """
 
 from __future__ import annotations
@@ -423,13 +422,14 @@ class YouTubePublisher:
             log.warning("the YouTube quota ledger could not be read (%s); uploading without the check", type(exc).__name__)
             return
         if needed and used + needed > DAILY_YOUTUBE_UNITS:
+            # Not retried by the task (hours away): video_flow waits for the reset instead.
             raise ProviderError(
                 PROVIDER,
-                "RATE_LIMITED",
-                "daily quota would run out; it resets at midnight Pacific time "
+                "QUOTA_EXCEEDED",
+                "the daily quota would run out; it resets at midnight Pacific time "
                 f"({used} of {DAILY_YOUTUBE_UNITS} units used today, {needed} needed)",
-                retry_after=seconds_until_youtube_reset(),
-                details={"units_used": used, "units_needed": needed, "daily_units": DAILY_YOUTUBE_UNITS},
+                details={"units_used": used, "units_needed": needed, "daily_units": DAILY_YOUTUBE_UNITS,
+                         "seconds_until_reset": round(seconds_until_youtube_reset())},
             )
 
     def _ledger(self, method: str) -> None:
