@@ -209,6 +209,32 @@ def test_cancel_mid_render_kills_ffmpeg_marks_cancelled_and_a_rerun_resumes(serv
     assert get_project(project_id).status is ProjectStatus.COMPLETED
 
 
+def test_upload_over_quota_is_rescheduled_as_a_new_run_after_the_reset(service, tmp_path):
+    from tests.fakes.youtube_server import FakeYouTube
+
+    from data import ProjectStatus, get_project
+
+    project_id = _project("bees over quota")
+    with FakeYouTube() as youtube:
+        youtube.fail("insert", 403, reason="quotaExceeded", headers={"Retry-After": "3"})
+        token = youtube.write_token_file(tmp_path / "token.json")
+        first = _video_run(project_id, YTMAKER_PUBLISH_PROVIDER="youtube", YOUTUBE_TOKEN_FILE=str(token),
+                           YOUTUBE_BASE_URL=youtube.base_url)
+        assert _wait_final(first).state.is_completed()  # the run ends well: it handed over
+        project = get_project(project_id)
+        assert project.status is ProjectStatus.WAITING_FOR_QUOTA and youtube.inserts == 0
+        details = project.error_info["details"]
+        nxt = _flow_run(details["next_flow_run_id"])
+        assert nxt.deployment_id == _flow_run(first).deployment_id and nxt.parameters == {"project_id": project_id}
+        assert nxt.job_variables["env"]["YTMAKER_PUBLISH_PROVIDER"] == "youtube"
+
+        assert _wait_final(nxt.id).state.is_completed()
+        assert youtube.inserts == 1 and get_project(project_id).status is ProjectStatus.COMPLETED
+        assert get_project(project_id).youtube_video_id == youtube.only_video().id
+        states = {t.name.rsplit("-", 1)[0]: t.state.name for t in _task_runs(nxt.id)}
+        assert states["render-video"] == "Cached" and states["publish-video"] == "Completed"
+
+
 def test_recover_restarts_a_project_whose_worker_was_killed(service):
     from data import ProjectStatus, get_project, last_project_run
 
