@@ -133,12 +133,11 @@ def flow_started(flow, flow_run, state) -> None:  # noqa: ANN001
 
 
 def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
-    project_id = _project_id(flow_run.parameters)
+    project_id = _run_ended(flow_run)
     if project_id is None:
         return
     from data import get_project
 
-    liveness.stop_heartbeat(project_id, str(flow_run.id))
     project = get_project(project_id)
     if project.status.value == "COMPLETED":
         stage, message = "youtube_upload", f"Video ready: {project.video_url}"
@@ -153,14 +152,21 @@ def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
     forget_run(flow_run.id)
 
 
-def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
+def _run_ended(flow_run) -> int | None:  # noqa: ANN001
+    """The run's project id (None if it has none), with its heartbeat stopped."""
     project_id = _project_id(flow_run.parameters)
+    if project_id is not None:
+        liveness.stop_heartbeat(project_id, str(flow_run.id))
+    return project_id
+
+
+def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
+    project_id = _run_ended(flow_run)
     if project_id is None:
         return
     from data import get_project
     from ytmaker.errors import ProjectNotFound
 
-    liveness.stop_heartbeat(project_id, str(flow_run.id))
     try:
         info = get_project(project_id).error_info or {}
     except ProjectNotFound:
@@ -175,13 +181,12 @@ def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
 def flow_cancelled(flow, flow_run, state) -> None:  # noqa: ANN001
     """Cancelled from the UI or ``prefect flow-run cancel``: the project is CANCELLED (its
     finished steps stay cached, so a later run resumes) and listeners are told."""
-    project_id = _project_id(flow_run.parameters)
+    project_id = _run_ended(flow_run)
     if project_id is None:
         return
     from data import ProjectStatus, get_project, update_project
     from ytmaker.errors import ProjectNotFound
 
-    liveness.stop_heartbeat(project_id, str(flow_run.id))
     try:
         info = get_project(project_id).error_info or {}
         stage = info.get("stage") if info.get("code") == "INTERRUPTED" else None

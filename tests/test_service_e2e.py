@@ -27,9 +27,21 @@ def service(tmp_path_factory) -> Service:
     svc = start_service(tmp_path_factory.mktemp("service"))
     try:
         with svc.as_client():
+            _pause_schedules("recover-flow/every-10-minutes")
             yield svc
     finally:
         svc.close()
+
+
+def _pause_schedules(deployment_name: str) -> None:
+    """The tests start recovery themselves: a scheduled recover-flow run firing in the
+    middle of one (every 10 minutes) would race them."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(deployment_name)
+        for schedule in deployment.schedules:
+            client.update_deployment_schedule(deployment.id, schedule.id, active=False)
 
 
 def _project(name: str, content: str = EN_CONTENT) -> int:
@@ -181,15 +193,23 @@ def test_scheduler_created_the_hourly_quota_runs(service):
     assert all((b - a).total_seconds() == 3600 for a, b in zip(times, times[1:]))
 
 
-def test_cancel_mid_render_kills_ffmpeg_marks_cancelled_and_a_rerun_resumes(service):
+def _start_slow_render(service: Service, name: str) -> tuple[int, str, str]:
+    """A deployment run caught in its render: (project id, flow run id, project directory)."""
     from data import ProjectStatus, get_project
 
-    project_id = _project("bees cancelled")
+    project_id = _project(name)
     # The slowest x264 preset makes the render last long enough to be caught in the middle.
     run_id = _video_run(project_id, YTMAKER_X264_PRESET="placebo")
     project_dir = str(Path(service.env["DATA_DIR"]) / "projects" / str(project_id))
     wait_for(lambda: get_project(project_id).status is ProjectStatus.RENDERING and processes_with(project_dir + "/work"),
              180, "the render's encoder to start")
+    return project_id, run_id, project_dir
+
+
+def test_cancel_mid_render_kills_ffmpeg_marks_cancelled_and_a_rerun_resumes(service):
+    from data import ProjectStatus, get_project
+
+    project_id, run_id, project_dir = _start_slow_render(service, "bees cancelled")
     time.sleep(1)
     service.run("prefect", "flow-run", "cancel", run_id)
     started = time.monotonic()
@@ -238,12 +258,8 @@ def test_upload_over_quota_is_rescheduled_as_a_new_run_after_the_reset(service, 
 def test_recover_restarts_a_project_whose_worker_was_killed(service):
     from data import ProjectStatus, get_project, last_project_run
 
-    project_id = _project("bees recovered")
-    run_id = _video_run(project_id, YTMAKER_X264_PRESET="placebo")
-    project_dir = str(Path(service.env["DATA_DIR"]) / "projects" / str(project_id))
-    wait_for(lambda: get_project(project_id).status is ProjectStatus.RENDERING and processes_with(project_dir + "/work"),
-             180, "the render to start")
-    owner = next(name for name in service.workers if f"'{run_id}'" in service.worker_log(name) or run_id in service.worker_log(name))
+    project_id, run_id, project_dir = _start_slow_render(service, "bees recovered")
+    owner = next(name for name in service.workers if run_id in service.worker_log(name))
     service.kill_worker(owner)
     assert not processes_with(project_dir)
 
