@@ -73,7 +73,8 @@ def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAs
 def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
     """Script -> narration, pictures and avatars in parallel -> render -> thumbnail -> publish.
     With ``publish=False`` the run stops after the thumbnail."""
-    job = build_job(get_project(project_id), get_settings())
+    settings = get_settings()
+    job = build_job(get_project(project_id), settings)
     p = job.providers
     shown = artifacts.start_progress(project_id)
 
@@ -105,7 +106,8 @@ def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
         intro_clip, outro_clip, full_narration = _results([intro, outro, narration])
 
     with stage(project_id, "video_rendering", artifact=shown):
-        video = render_video(project_id, full_narration, images, intro_clip, outro_clip, job.style, job.logo)
+        video = render_video.with_options(timeout_seconds=settings.render_timeout_seconds)(
+            project_id, full_narration, images, intro_clip, outro_clip, job.style, job.logo)
 
     with stage(project_id, "thumbnail_generation", artifact=shown):
         thumbnail = make_thumbnail(project_id, script.metadata.title, next(i for i in images if i), job.logo)
@@ -116,7 +118,8 @@ def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
 
     try:
         with stage(project_id, "youtube_upload", artifact=shown):
-            published = publish_or_wait_for_quota(project_id, lambda: publish_video(
+            upload = publish_video.with_options(timeout_seconds=settings.upload_timeout_seconds)
+            published = publish_or_wait_for_quota(project_id, lambda: upload(
                 project_id, video, thumbnail, script.metadata, job.language, job.privacy, job.publish_at, p["publish"]))
             partial = {
                 "stage": "asset_generation", "code": "PARTIAL_SUCCESS",

@@ -19,7 +19,6 @@ from ytmaker.settings import get_settings
     **PROVIDER_RETRIES,
     cache_policy=step_cache(),
     persist_result=True,
-    timeout_seconds=get_settings().upload_timeout_seconds,
     **stage_hooks("youtube_upload"),
 )
 def publish_video(

@@ -22,7 +22,6 @@ RENDER = "video_rendering"
     name="render-video",
     cache_policy=step_cache(lambda paths, i: [paths.final_video]),
     persist_result=True,
-    timeout_seconds=get_settings().render_timeout_seconds,
     **stage_hooks(RENDER),
 )
 def render_video(

@@ -44,10 +44,26 @@ class MediaToolError(YtmakerError):
     code = "MEDIA_TOOL_FAILED"
 
 
+# Steps with a task timeout, and the setting that sets it.
+STEP_TIMEOUT_SETTINGS = {
+    "video_rendering": "YTMAKER_RENDER_TIMEOUT_SECONDS",
+    "youtube_upload": "YTMAKER_UPLOAD_TIMEOUT_SECONDS",
+}
+
+
 def error_info(exc: BaseException, stage: str) -> dict[str, Any]:
     """The project's ``error_info`` for any exception (unknown ones get a generic code)."""
     if isinstance(exc, YtmakerError):
         return exc.to_info(stage)
+    if isinstance(exc, TimeoutError):
+        setting = STEP_TIMEOUT_SETTINGS.get(stage)
+        return {
+            "stage": stage,
+            "code": "STEP_TIMEOUT",
+            "message": f"{stage.replace('_', ' ')} did not finish in time ({exc})"
+            + (f"; raise {setting} if the project really needs longer" if setting else ""),
+            "details": {"setting": setting} if setting else {},
+        }
     return {
         "stage": stage,
         "code": "INTERNAL_ERROR",

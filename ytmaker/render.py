@@ -267,6 +267,9 @@ def _run_encoder(args: list[str], frames: Iterator[bytes], total: int, progress:
     except BaseException:
         proc.kill()  # cancelled or failed: never leave an encoder behind
         proc.wait()
+        close = getattr(frames, "close", None)
+        if close:
+            close()  # ends the frame generators now, and with them any clip decoder they run
         raise
     reader.join()
     if code != 0:
@@ -327,8 +330,11 @@ def render_video(plan: RenderPlan, progress: ProgressFn | None = None) -> Render
             _encoded_frames(items), encoded_total,
             (lambda f, m: progress(0.9 * f, m)) if progress else None, "encoding the video",
         )
-    finally:
-        _, audio_errors = audio.communicate()
+    except BaseException:
+        audio.kill()
+        audio.wait()
+        raise
+    _, audio_errors = audio.communicate()
     if audio.returncode != 0:
         raise MediaToolError(f"ffmpeg failed while encoding the narration: {audio_errors.decode(errors='replace')[-500:]}")
     stream = pieces_file.read_bytes()
