@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 import redis
 
-from tests.conftest import EN_CONTENT
+from tests.samples import EN_CONTENT
 from tests.media_checks import assert_youtube_ready
 from tests.service import Service, processes_with, start_service, wait_for
 from ytmaker.ffmpeg import media_duration
@@ -108,6 +108,29 @@ def test_deployment_run_makes_a_video_and_shows_it_in_the_ui(service):
     assert float(progress.data) == 100.0
     messages = _progress(service, project_id)
     assert messages[-1]["final"] and messages[-1]["status"] == "COMPLETED"
+
+
+def test_deploy_is_idempotent_and_sets_the_queue_limits(service):
+    from prefect import get_client
+
+    def snapshot():
+        with get_client(sync_client=True) as client:
+            pool = client.read_work_pool("ytmaker")
+            queues = {q.name: (q.concurrency_limit, q.priority) for q in client.read_work_queues(work_pool_name="ytmaker")}
+            deployments = sorted(f"{client.read_flow(d.flow_id).name}/{d.name}" for d in client.read_deployments())
+            limits = {lim.name: lim.limit for lim in client.read_global_concurrency_limits()}
+        return pool.type, queues, deployments, limits
+
+    before = snapshot()
+    service.run("ytmaker", "deploy", timeout=180)
+    assert snapshot() == before
+    pool_type, queues, deployments, limits = before
+    assert pool_type == "process"
+    assert {k: v[0] for k, v in queues.items() if k != "default"} == {
+        "video_generation": 2, "batch_processing": 1, "maintenance": 1}
+    assert deployments == ["batch-flow/default", "cleanup-flow/daily", "quota-flow/hourly",
+                           "recover-flow/every-10-minutes", "regenerate-image-flow/default", "video-flow/default"]
+    assert limits == {"stability-requests": 150, "stability-concurrency": 4}
 
 
 def test_batch_deployment_spreads_projects_over_workers_and_reports_partial(service):

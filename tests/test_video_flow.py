@@ -56,7 +56,7 @@ def status_log():
 @pytest.fixture(scope="module")
 def zh_run(prefect_harness, status_log, tmp_path_factory):
     """A Traditional Chinese project with a logo, run once while a subscriber listens."""
-    from tests.conftest import ZH_CONTENT
+    from tests.samples import ZH_CONTENT
 
     logo = tmp_path_factory.mktemp("logo") / "logo.png"
     Image.new("RGBA", (300, 150), (0, 200, 255, 255)).save(logo)

@@ -7,9 +7,10 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_base import FakeServer, QuietHandler
 
 
 _STATUS_NAMES = {
@@ -53,16 +54,8 @@ class RecordedRequest:
     json: Any
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):  # a client that gave up: not a test failure
-        pass
-
-
-class GoogleFake:
-    """Lifecycle and scripting; subclasses add the API and a ``handler`` class."""
+class GoogleFake(FakeServer):
+    """Scripting and recording; subclasses add the API and a ``handler`` class."""
 
     handler: type["GoogleHandler"]
     name = "fake-google"
@@ -72,37 +65,7 @@ class GoogleFake:
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self):  # noqa: ANN201
-        handler = type("Handler", (self.handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes handlers sleeping on a delay
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self):  # noqa: ANN204
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the fake server is not running"
-        return self._server.server_address[1]
+        self._init_server()
 
     def _next_reply(self) -> Reply | None:
         with self._lock:
@@ -113,31 +76,11 @@ class GoogleFake:
             self.requests.append(request)
 
 
-class GoogleHandler(BaseHTTPRequestHandler):
+class GoogleHandler(QuietHandler):
     fake: GoogleFake
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        if isinstance(body, (dict, list)):
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            ctype = "application/json; charset=UTF-8"
-        elif isinstance(body, str):
-            data, ctype = body.encode("utf-8"), "text/plain; charset=utf-8"
-        else:
-            data, ctype = body or b"", "application/octet-stream"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            pass  # the client hung up (timed out)
+        self.send_body(status, body, headers)
 
     def _read(self) -> RecordedRequest:
         length = int(self.headers.get("Content-Length") or 0)

@@ -27,11 +27,12 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image, ImageDraw
+
+from tests.fakes.http_base import FakeServer, QuietHandler
 
 GENERATE_PATH = "/v2beta/stable-image/generate/core"
 BALANCE_PATH = "/v1/user/balance"
@@ -93,16 +94,6 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dic
     return form, files
 
 
-def encode_body(body: Any) -> tuple[bytes, str | None]:
-    if body is None:
-        return b"", None
-    if isinstance(body, bytes):
-        return body, None
-    if isinstance(body, str):
-        return body.encode(), "text/plain; charset=utf-8"
-    return json.dumps(body).encode(), "application/json"
-
-
 def draw_picture(prompt: str, size: tuple[int, int]) -> Image.Image:
     """A real picture whose colours and shapes depend on the prompt."""
     digest = hashlib.sha256(prompt.encode()).digest()
@@ -121,16 +112,15 @@ def draw_picture(prompt: str, size: tuple[int, int]) -> Image.Image:
     return image
 
 
-class FakeHTTPService:
-    """Shared machinery: a ThreadingHTTPServer on 127.0.0.1:0 in a daemon thread, request
-    recording, and a script of replies served (after the auth check) before the default."""
+class FakeHTTPService(FakeServer):
+    """Request recording, and a script of replies served (after the auth check) before the
+    default; the server itself comes from ``FakeServer``."""
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._script: list[Scripted] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._init_server()
 
     # -- control ------------------------------------------------------------------------
 
@@ -151,37 +141,7 @@ class FakeHTTPService:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the fake is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.handle_error = lambda request, address: None  # a client gone mid-reply is fine
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://127.0.0.1:{self.port}"
 
     # -- behaviour (subclasses fill in) -------------------------------------------------
 
@@ -265,13 +225,9 @@ class FakeStability(FakeHTTPService):
         return 200, buffer.getvalue(), {"Content-Type": f"image/{fmt}", "finish-reason": "SUCCESS", "seed": seed}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    owner: FakeHTTPService
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
+    fake: FakeHTTPService
     disable_nagle_algorithm = True  # small replies at once, not after a delayed ACK (~40 ms)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -296,25 +252,17 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception as exc:
                 self._reply(400, {"name": "bad_request", "errors": [f"malformed multipart body: {exc}"]}, {})
                 return
-        with self.owner._lock:
-            self.owner.requests.append(req)
-        status, reply, reply_headers, delay = self.owner.handle(req)
+        with self.fake._lock:
+            self.fake.requests.append(req)
+        status, reply, reply_headers, delay = self.fake.handle(req)
         if delay:
             time.sleep(delay)
         self._reply(status, reply, reply_headers)
 
     def _reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
-        data, content_type = encode_body(body)
-        try:
-            self.send_response(status)
-            if content_type and not any(k.lower() == "content-type" for k in headers):
-                self.send_header("Content-Type", content_type)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (a timeout test)
+        self.send_body(status, body, headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+
+FakeHTTPService.handler = _Handler

@@ -37,10 +37,11 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_base import FakeServer, QuietHandler
 
 UPLOAD_VIDEOS = "/upload/youtube/v3/videos"
 UPLOAD_THUMBNAILS = "/upload/youtube/v3/thumbnails/set"
@@ -135,15 +136,9 @@ class Video:
     upload_id: str
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class FakeYouTube(FakeServer):
+    name = "fake-youtube"
 
-    def handle_error(self, request, client_address):  # a client that hung up is not a failure
-        pass
-
-
-class FakeYouTube:
     def __init__(
         self,
         *,
@@ -170,39 +165,9 @@ class FakeYouTube:
         self.faults: list[Fault] = []
         self.counts: dict[str, int] = {op: 0 for op in OPS}
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._init_server()
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> "FakeYouTube":
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-youtube", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "FakeYouTube":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the fake server is not running"
-        return self._server.server_address[1]
 
     @property
     def base_url(self) -> str:
@@ -342,34 +307,15 @@ class _Hangup(Exception):
     pass
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeYouTube
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
+    binary_type = "text/html; charset=UTF-8"  # what Google's upload endpoints send for an empty body
 
     # ------------------------------------------------------------------ plumbing
 
     def _send(self, recorded: RecordedRequest, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         recorded.status = status
-        if isinstance(body, (dict, list)):
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            ctype = "application/json; charset=UTF-8"
-        elif isinstance(body, str):
-            data, ctype = body.encode("utf-8"), "text/plain; charset=utf-8"
-        else:
-            data, ctype = body or b"", "text/html; charset=UTF-8"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            pass
+        self.send_body(status, body, headers)
 
     def _error(self, recorded: RecordedRequest, status: int, message: str, reason: str | None = None,
                headers: dict[str, str] | None = None) -> None:
@@ -594,3 +540,6 @@ class _Handler(BaseHTTPRequestHandler):
             "items": [{"kind": "youtube#channel", "etag": secrets.token_hex(8), "id": fake.channel_id,
                        "snippet": {"title": fake.channel_title, "description": ""}}],
         })
+
+
+FakeYouTube.handler = _Handler
