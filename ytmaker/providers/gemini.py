@@ -18,6 +18,7 @@ import httpx
 from pydantic import ValidationError
 
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+from ytmaker.providers.http import PooledHttpClient
 from ytmaker.script import Script, ScriptRequest
 from ytmaker.settings import Settings
 
@@ -135,8 +136,10 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
-class GeminiScriptWriter:
+class GeminiScriptWriter(PooledHttpClient):
     """Writes a :class:`Script` with the Gemini ``generateContent`` REST API."""
+
+    follow_redirects = False  # the key is in x-goog-api-key
 
     def __init__(
         self,
@@ -150,7 +153,7 @@ class GeminiScriptWriter:
         self._api_key = api_key
         self.model = model.removeprefix("models/")
         self.base_url = base_url.rstrip("/")
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self._init_http(timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "GeminiScriptWriter":
@@ -186,13 +189,7 @@ class GeminiScriptWriter:
     def write(self, request: ScriptRequest) -> Script:
         body = self.request_body(request)
         headers = {"x-goog-api-key": self._api_key, "Content-Type": "application/json"}
-        try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                response = client.post(self.url, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(PROVIDER, "TIMEOUT", f"{type(exc).__name__} after {self.timeout.read}s at {self.url}") from None
-        except httpx.TransportError as exc:
-            raise ProviderError(PROVIDER, "CONNECTION", f"{type(exc).__name__}: {self._redact(str(exc))} ({self.url})") from None
+        response = self._request_or_raise(PROVIDER, "POST", self.url, what=f"calling {self.url}", json=body, headers=headers)
         if response.status_code >= 300:
             raise self._status_error(response)
         return self._parse(response)

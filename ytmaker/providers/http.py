@@ -20,6 +20,9 @@ class PooledHttpClient:
     with an explicit timeout; picklable (the client and locks are rebuilt), closable."""
 
     timeout: float
+    # A provider whose key travels in a custom header (not Authorization, which httpx drops
+    # on a cross-origin redirect) turns this off, so the key never follows a redirect.
+    follow_redirects = True
     _UNPICKLED = ("_client", "_client_lock", "_lock")
 
     def _init_http(self, timeout: float) -> None:
@@ -34,7 +37,7 @@ class PooledHttpClient:
     def _http(self) -> httpx.Client:
         with self._client_lock:
             if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout(), follow_redirects=True)
+                self._client = httpx.Client(timeout=self._timeout(), follow_redirects=self.follow_redirects)
             return self._client
 
     def _request_or_raise(self, provider: str, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
