@@ -165,6 +165,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finished(project_id: int) -> bool:
+    from data import RUNNING_STATUSES, ProjectStatus, get_project
+
+    status = get_project(project_id).status
+    return status not in RUNNING_STATUSES and status is not ProjectStatus.INITIALIZED
+
+
 def _cmd_progress(args: argparse.Namespace) -> int:
     """A live progress bar per stage, fed from Redis (history first, then live)."""
     from rich.console import Console
@@ -179,9 +186,13 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     ) as bars:
         ids = {stage: bars.add_task(label, total=100, note="", start=False) for stage, label in STAGE_ORDER}
         seen = False
-        for message in subscribe_progress(args.project_id, replay=True, timeout=args.timeout):
+        for message in subscribe_progress(args.project_id, replay=True, timeout=args.timeout, until_final=False):
             seen = True
             stage = message["stage"]
+            # A final message only ends the watch if the project agrees: the history of an
+            # earlier run stays in Redis until a newly submitted run actually starts.
+            if message.get("final") and not _finished(args.project_id):
+                continue
             if stage == "error":
                 bars.stop()
                 console.print(f"[red]Failed in {message.get('failed_stage')}: {message['message']}[/red]")
