@@ -32,13 +32,27 @@ CLAIM_SECONDS = 600
 
 
 def interrupted_projects() -> list[dict[str, Any]]:
-    """Projects in a running status with no live run: ``{project_id, status, flow_run_id}``."""
+    """Projects in a running status with no live run: ``{project_id, status, flow_run_id}``.
+    A project whose last run completed is not one (a ``publish=False`` run, such as
+    regenerate_image_flow, ends with the project at THUMBNAIL_GENERATED on purpose)."""
     found = []
     for project in projects_in_status(RUNNING_STATUSES):
-        if live_run(project.id) is None:
-            found.append({"project_id": project.id, "status": project.status.value,
-                          "flow_run_id": last_project_run(project.id)})
+        if live_run(project.id) is not None:
+            continue
+        run_id = last_project_run(project.id)
+        if run_id and _completed(run_id):
+            continue
+        found.append({"project_id": project.id, "status": project.status.value, "flow_run_id": run_id})
     return found
+
+
+def _completed(flow_run_id: str) -> bool:
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+        except ObjectNotFound:
+            return False
+    return state is not None and state.is_completed()
 
 
 def _close_dead_run(flow_run_id: str | None) -> None:

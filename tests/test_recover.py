@@ -3,9 +3,13 @@ continues from the cache. The worker-killed case runs in tests/test_service_e2e.
 
 from __future__ import annotations
 
-import pytest
+from uuid import UUID
 
-from data import ProjectStatus, create_project, get_project, set_status
+import pytest
+from prefect import get_client
+from prefect.states import Running
+
+from data import ProjectStatus, create_project, get_project, last_project_run, set_status
 from tests.test_video_flow import _calls, _run
 from ytmaker import providers
 from ytmaker.liveness import start_heartbeat, stop_heartbeat
@@ -20,8 +24,12 @@ def test_a_project_left_running_without_a_heartbeat_is_restarted_from_the_cache(
 
     project = create_project("Bees interrupted", en_content, "en")
     assert _run(project.id).is_completed()
-    # As a dead worker leaves it: a running status, nothing beating.
+    # As a dead worker leaves it: a running status, nothing beating, its flow run still
+    # "Running" on the server.
     set_status(project.id, ProjectStatus.RENDERING)
+    dead_run = last_project_run(project.id)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(dead_run), Running(), force=True)
     busy = create_project("Bees busy elsewhere", en_content, "en")
     set_status(busy.id, ProjectStatus.ASSETS_GENERATING)
     start_heartbeat(busy.id, "a-live-run")
@@ -37,6 +45,21 @@ def test_a_project_left_running_without_a_heartbeat_is_restarted_from_the_cache(
         assert _calls(calls) == {}  # every step came from the cache
         assert get_project(project.id).status is ProjectStatus.COMPLETED
         assert get_project(busy.id).status is ProjectStatus.ASSETS_GENERATING
+        with get_client(sync_client=True) as client:
+            assert client.read_flow_run(UUID(dead_run)).state.name == "Crashed"
     finally:
         stop_heartbeat(busy.id)
         set_status(busy.id, ProjectStatus.FAILED)
+
+
+def test_a_finished_run_that_stopped_before_publishing_is_not_restarted(en_content, env, tmp_path):
+    """regenerate_image_flow (publish=False) leaves the project at THUMBNAIL_GENERATED on
+    purpose: recovery must not publish it behind the user's back."""
+    from flows import recover_interrupted_tasks, regenerate_image_flow
+
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'recover2.db'}")
+    project = create_project("Bees, picture remade", en_content, "en")
+    assert _run(project.id).is_completed()
+    regenerate_image_flow(project.id, 1)
+    assert get_project(project.id).status is ProjectStatus.THUMBNAIL_GENERATED
+    assert recover_interrupted_tasks(how="none") == []
