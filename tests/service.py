@@ -198,6 +198,9 @@ def start_service(root: Path) -> Service:
         "YTMAKER_MIN_TOTAL_SECONDS": "20",
         "YTMAKER_HEARTBEAT_SECONDS": "2",
         "YTMAKER_LOCK_HOLD_SECONDS": "300",
+        # Picture quality is tested elsewhere; here the render only has to be real and quick
+        # (the cancel and recover tests slow one run down on purpose with a job variable).
+        "YTMAKER_X264_PRESET": "ultrafast",
     }
     service = Service(root=root, api_url=env["PREFECT_API_URL"], env=env, redis_url=env["REDIS_URL"],
                       database_url=env["DATABASE_URL"])
