@@ -73,12 +73,17 @@ def get_provider(stage: str, settings: Settings, name: str | None = None) -> Any
 
 
 _loaded = False
+_load_lock = threading.Lock()
 
 
 def _load_builtin() -> None:
+    """Import the provider modules (importing one registers it). Parallel tasks ask at once:
+    nobody may look a provider up before every module has registered."""
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    # Importing a provider module registers it.
-    from ytmaker.providers import did, gemini, google_tts, local, stability, youtube  # noqa: F401
+    with _load_lock:
+        if not _loaded:
+            from ytmaker.providers import did, gemini, google_tts, local, stability, youtube  # noqa: F401
+
+            _loaded = True
