@@ -31,7 +31,9 @@ bench-render: setup
 redis: setup
 
 server: setup
-	@PREFECT_SERVER_ANALYTICS_ENABLED=false $(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+	@PREFECT_SERVER_ANALYTICS_ENABLED=false \
+	  PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=$${PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE:-prefect.server.concurrency.lease_storage.filesystem} \
+	  $(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
 
 deploy: setup
 	@$(VENV)/bin/ytmaker deploy

@@ -7,11 +7,43 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time that comes back aware, in UTC, from every database.
+
+    SQLite has no time-zone type: SQLAlchemy writes the wall-clock digits and drops the
+    offset, so 10:00+08:00 came back as a naive 10:00 (a TypeError against aware
+    datetimes, or a schedule shifted by eight hours). Every value is therefore converted
+    to UTC before it is stored, and whatever is read is UTC: a naive value read from
+    SQLite is UTC by this rule (``utcnow`` rows written before this type existed are too).
+    A naive value given to store has no instant at all, so it is refused (ValueError).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} has no time zone; give an aware datetime")
+        utc = value.astimezone(timezone.utc)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -74,10 +106,10 @@ class Project(Base):
     logo_path: Mapped[str | None] = mapped_column(String(500), default=None)
     # Publishing
     privacy: Mapped[Privacy] = mapped_column(Enum(Privacy, native_enum=False, length=16), default=Privacy.PRIVATE)
-    publish_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     batch_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     assets: Mapped[list["Asset"]] = relationship(back_populates="project", cascade="all, delete-orphan")
 
@@ -95,8 +127,8 @@ class Asset(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[AssetStatus] = mapped_column(Enum(AssetStatus, native_enum=False, length=16))
     error: Mapped[str | None] = mapped_column(Text, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="assets")
 
@@ -122,8 +154,8 @@ class BatchTask(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     completed: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class YouTubeApiCall(Base):
@@ -135,7 +167,7 @@ class YouTubeApiCall(Base):
     method: Mapped[str] = mapped_column(String(64))
     units: Mapped[int] = mapped_column(Integer)
     project_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    called_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class ImageOverride(Base):
@@ -163,7 +195,7 @@ class ProjectRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     flow_run_id: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # A project in one of these statuses has (or had, if its worker died) a run in progress.

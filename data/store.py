@@ -120,6 +120,9 @@ def create_project(
         raise _invalid("language", f"{language!r} is not supported; use one of {SUPPORTED_LANGUAGES}", language)
     if logo_path is not None and not Path(logo_path).is_file():
         raise _invalid("logo_path", f"{logo_path} does not exist", str(logo_path))
+    if publish_at is not None and publish_at.utcoffset() is None:
+        # A naive time is a different instant on every machine: refuse it rather than guess.
+        raise _invalid("publish_at", "needs a time zone (e.g. 2026-12-01T10:00:00+08:00)", str(publish_at))
     try:
         privacy_value = Privacy(privacy)
     except ValueError:

@@ -3,9 +3,9 @@
 A project is *interrupted* when its status says a run is in progress (SCRIPT_GENERATING …
 UPLOADING) but no run is beating for it (``ytmaker.liveness``). Recovery closes the dead
 Prefect flow run (marks it Crashed, so the UI tells the truth), frees the step locks it
-still held (instead of making the new run wait out their hold timeout), and starts the project
-again: as a run of the video deployment when one exists (any worker picks it up), else
-in this process. Every finished step comes from the cache, so the new run continues where
+still held and expired concurrency leases (instead of making the new run wait for their TTL),
+and starts the project again: as a run of the video deployment when one exists (any worker
+picks it up), else in this process. Every finished step comes from the cache, so the new run continues where
 the old one stopped.
 """
 
@@ -21,7 +21,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
 from data import RUNNING_STATUSES, last_project_run, projects_in_status
-from ytmaker.liveness import claim, live_run
+from ytmaker.liveness import claim, live_run, submitted_run
+from tasks.limits import reclaim_expired_leases
 from ytmaker.locks import lock_manager
 from ytmaker.settings import get_settings
 
@@ -39,6 +40,9 @@ def interrupted_projects() -> list[dict[str, Any]]:
     for project in projects_in_status(RUNNING_STATUSES):
         if live_run(project.id) is not None:
             continue
+        submitted = submitted_run(project.id)
+        if submitted and _waiting(submitted):
+            continue  # recovery already submitted a run that has not started yet
         run_id = last_project_run(project.id)
         if run_id and _completed(run_id):
             continue
@@ -53,6 +57,17 @@ def _completed(flow_run_id: str) -> bool:
         except ObjectNotFound:
             return False
     return state is not None and state.is_completed()
+
+
+def _waiting(flow_run_id: str) -> bool:
+    """A submitted run not yet picked up (Scheduled, Pending, Late...). A run that started
+    beats for its project, so a started one here is dead or done: not waiting."""
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+        except ObjectNotFound:
+            return False
+    return state is not None and (state.is_scheduled() or state.is_pending())
 
 
 def _close_dead_run(flow_run_id: str | None) -> None:
@@ -92,15 +107,21 @@ def recover_interrupted_tasks(how: How = "auto") -> list[dict[str, Any]]:
 
     settings = get_settings()
     found = interrupted_projects()
-    if not found or how == "none":
+    if how == "none":
         return found
-    if how == "auto":
-        how = "deployment" if _deployment_exists(settings.video_deployment) else "here"
-    locks = lock_manager(settings.redis_url, settings.lock_hold_seconds)
+    locks = lock_manager(settings.redis_url, settings.lock_ttl_seconds)
     for entry in found:
         _close_dead_run(entry["flow_run_id"])
         if entry["flow_run_id"]:
             entry["locks_freed"] = locks.release_locks_of_run(entry["flow_run_id"])
+    # Anything else dead processes still hold, freed before anything starts again.
+    locks.release_dead_locks()
+    reclaim_expired_leases()
+    if not found:
+        return found
+    if how == "auto":
+        how = "deployment" if _deployment_exists(settings.video_deployment) else "here"
+    for entry in found:
         project_id = entry["project_id"]
         if how == "deployment":
             run = run_deployment(settings.video_deployment, parameters={"project_id": project_id}, timeout=0,

@@ -13,6 +13,7 @@ from flows import artifacts
 from flows.quota_wait import WaitingForQuota, publish_or_wait_for_quota
 from flows.stages import stage
 from tasks.assets import draw_image, make_avatar, mix_narration, narrate_part
+from tasks.limits import free_dead_holds
 from tasks.progress import flow_cancelled, flow_completed, flow_failed, flow_started
 from tasks.publish import publish_video
 from tasks.render import render_video
@@ -29,10 +30,24 @@ from ytmaker.settings import get_settings
 MAX_FAILED_IMAGE_SHARE = 0.2
 
 
-def _results(futures: list[PrefectFuture]) -> list[Any]:
-    """Let every started step finish (so it is cached), then raise the first failure."""
+def _refused_by_policy(exc: BaseException | None) -> bool:
+    return isinstance(exc, ProviderError) and exc.kind == "CONTENT_POLICY"
+
+
+def _raise_first_failure(futures: list[PrefectFuture]) -> None:
+    """Let every started step finish (so it is cached), then raise the failure that came
+    first. Only steps that failed count: a step left pending because a step it needs failed
+    says nothing useful ("Run is in PENDING state"). Pictures refused by a content policy
+    are not failures of the stage (see ``_images``)."""
     wait(futures)
-    return [f.result() for f in futures]
+    failed = []
+    for future in futures:
+        state = future.state
+        if state.is_failed() or state.is_crashed():
+            if not _refused_by_policy(state.result(raise_on_failure=False)):
+                failed.append(future)
+    if failed:
+        min(failed, key=lambda f: f.state.timestamp).result()
 
 
 def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAsset | None], list[dict]]:
@@ -47,7 +62,7 @@ def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAs
             images.append(future.result())
             continue
         exc = state.result(raise_on_failure=False)
-        if not (isinstance(exc, ProviderError) and exc.kind == "CONTENT_POLICY"):
+        if not _refused_by_policy(exc):
             future.result()  # raises the real failure
         images.append(None)
         errors.append({"asset_type": "IMAGE", "segment_index": index, "error": exc.message, "code": exc.code})
@@ -64,7 +79,7 @@ def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAs
 @flow(
     name="video-flow",
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().task_workers),
-    on_running=[flow_started],
+    on_running=[flow_started, free_dead_holds],
     on_completion=[flow_completed],
     on_failure=[flow_failed],
     on_crashed=[flow_failed],
@@ -102,8 +117,9 @@ def video_flow(project_id: int, publish: bool = True) -> dict[str, Any]:
         intro = make_avatar.submit(project_id, "intro", script.intro.text, job.language, spoken[0], p["avatar"])
         outro = make_avatar.submit(project_id, "outro", script.outro.text, job.language, spoken[-1], p["avatar"])
         narration = mix_narration.submit(project_id, spoken)
+        _raise_first_failure([*spoken, *pictures, intro, outro, narration])
         images, image_errors = _images(project_id, pictures)
-        intro_clip, outro_clip, full_narration = _results([intro, outro, narration])
+        intro_clip, outro_clip, full_narration = intro.result(), outro.result(), narration.result()
 
     with stage(project_id, "video_rendering", artifact=shown):
         video = render_video.with_options(timeout_seconds=settings.render_timeout_seconds)(

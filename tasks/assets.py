@@ -29,7 +29,7 @@ def _paths(project_id: int) -> ProjectPaths:
 @task(
     name="narrate-part",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(lambda paths, i: [paths.part_audio(i["part"])]),
+    cache_policy=step_cache(code=("ytmaker.narration",), provider="tts"),
     persist_result=True,
     **stage_hooks(ASSETS),
 )
@@ -44,7 +44,7 @@ def narrate_part(project_id: int, part: str, text: str, language: str, min_secon
 
 @task(
     name="mix-narration",
-    cache_policy=step_cache(lambda paths, i: [paths.full_audio]),
+    cache_policy=step_cache(code=("ytmaker.narration",)),
     persist_result=True,
     **stage_hooks(ASSETS),
 )
@@ -58,7 +58,7 @@ def mix_narration(project_id: int, parts: list[PartAudio]) -> Narration:
 @task(
     name="draw-image",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(lambda paths, i: [paths.image(i["request"].segment_index)]),
+    cache_policy=step_cache(provider="image"),
     persist_result=True,
     **stage_hooks(ASSETS),
 )
@@ -79,7 +79,7 @@ def draw_image(project_id: int, request: ImageRequest, provider: str) -> ImageAs
 @task(
     name="make-avatar",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(lambda paths, i: [paths.avatar(i["which"])]),
+    cache_policy=step_cache(provider="avatar"),
     persist_result=True,
     **stage_hooks(ASSETS),
 )

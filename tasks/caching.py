@@ -1,61 +1,126 @@
 """Cache policy for every pipeline step: resume by result caching.
 
-The key is the task's inputs (project id, the slice of the script it works on, the hashes
-of the files it reads, the provider's name) plus its source code. Nothing about the run.
+One place decides what a step's key is, and one place decides whether a stored result is
+still true.
 
-One more rule: a step whose output files have been deleted since it ran is run again
-rather than trusted. A key can't depend on whether the outputs exist (the first run, before
-they exist, must store under the same key a later run looks up), so a rebuilt result goes
-to the next "generation" of the key: ``key``, ``key-g1``, ``key-g2``... Lookups use the
-newest generation that exists.
+**The key** (``StepCache.compute_key``) is made of
+
+* the task's arguments (Prefect's ``INPUTS``: the project id, the slice of the script the step
+  works on, the SHA-256 of every file it reads, which come inside the argument models) and the
+  task's own source (``TASK_SOURCE``);
+* what the step declares in ``step_cache(...)``: the code of the ``ytmaker`` modules that do
+  its work and everything they import (``code``), the settings that change its output
+  (``settings``, e.g. the x264 CRF), the fonts it draws text with (``fonts``), and for a
+  provider step the provider's name, code and ``OUTPUT_SETTINGS`` (a voice, a model).
+
+Nothing about the run is in it (no run id, no time), so a rerun finds the same keys.
+
+**A stored result is true** (``result_is_true``) when the file the result itself names (a
+step that makes a file returns a ``FileRef``) exists and still has the SHA-256 the result
+recorded. Project files live at fixed paths, so another
+version of the project (an edit A → B → A), a deleted file or a half-written one all fail
+this check. Files the result merely carries along from its inputs (a narration's parts) are
+not checked here: the step that made them checks them.
+
+A key cannot depend on the files (the first run, before they exist, must store under the
+key a later run looks up), so a result that is no longer true is replaced in the next
+"generation" of its key: ``key``, ``key-g1``, ``key-g2``… The first generation that is absent
+or true is used.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.transactions import IsolationLevel
+from prefect.utilities.hashing import hash_objects
 
+from ytmaker.fingerprint import code_digest, font_identity, setting_values
+from ytmaker.hashing import current_sha256
 from ytmaker.locks import lock_manager
-from ytmaker.paths import ProjectPaths
+from ytmaker.media_types import FileRef
+from ytmaker.providers import output_fingerprint
 from ytmaker.settings import get_settings
 
-OutputsFn = Callable[[ProjectPaths, dict[str, Any]], list[Path]]
+log = logging.getLogger("ytmaker.caching")
 MAX_GENERATIONS = 50
+
+
+def result_is_true(result: Any) -> bool:
+    """A result that names a file (every step that makes one returns a ``FileRef``) is true
+    while that file is on disk with the content the result recorded."""
+    return not isinstance(result, FileRef) or current_sha256(Path(result.path)) == result.sha256
 
 
 @dataclass
 class StepCache(CachePolicy):
+    code: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    provider_kind: str | None = None
+    fonts: bool = False
     inputs_policy: CachePolicy = field(default_factory=lambda: INPUTS + TASK_SOURCE)
-    outputs: OutputsFn | None = None
+
+    def fingerprint(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What shapes the output besides the arguments (see the module docstring)."""
+        settings = get_settings()
+        found: dict[str, Any] = {}
+        if self.code:
+            found["code"] = code_digest(self.code)
+        if self.settings:
+            found["settings"] = setting_values(settings, self.settings)
+        if self.fonts:
+            found["fonts"] = font_identity()
+        if self.provider_kind:
+            found["provider"] = output_fingerprint(self.provider_kind, str(inputs["provider"]), settings)
+        return found
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs):  # noqa: ANN001
         base = self.inputs_policy.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
-        if base is None or self.outputs is None or "project_id" not in inputs:
-            return base
+        if base is None:
+            return None
+        base = hash_objects(base, self.fingerprint(inputs), raise_on_failure=True)
         store = task_ctx.result_store
-        newest = None
-        for generation in range(MAX_GENERATIONS):
+        key = base
+        for generation in range(MAX_GENERATIONS + 1):
             key = base if generation == 0 else f"{base}-g{generation}"
-            if not store.exists(key):
-                break
-            newest = generation
-        if newest is None:
-            return base  # never ran: compute and store under the plain key
-        paths = ProjectPaths.for_project(get_settings().projects_dir, int(inputs["project_id"]))
-        present = all(p.exists() for p in self.outputs(paths, inputs))
-        generation = newest if present else newest + 1
-        return base if generation == 0 else f"{base}-g{min(generation, MAX_GENERATIONS)}"
+            if not store.exists(key) or self._still_true(store, key):
+                return key
+        return key  # every generation stale: the newest is overwritten
+
+    @staticmethod
+    def _still_true(store: Any, key: str) -> bool:
+        try:
+            result = store.read(key).result
+        except Exception as exc:  # noqa: BLE001 - a record cut short by a crash is not a result
+            log.warning("cached result %s is unreadable (%s): making it again", key, type(exc).__name__)
+            return False
+        if result_is_true(result):
+            return True
+        log.info("cached result %s names files that changed since: making it again", key)
+        return False
 
 
-def step_cache(outputs: OutputsFn | None = None) -> CachePolicy:
-    """Serializable isolation: when two runs (two workers) reach the same step, one computes
+def step_cache(
+    *,
+    code: tuple[str, ...] = (),
+    settings: tuple[str, ...] = (),
+    provider: str | None = None,
+    fonts: bool = False,
+) -> CachePolicy:
+    """The cache policy of one step.
+
+    ``code``: modules doing the step's work (their imports are followed); ``settings``: names
+    of the settings that change its output; ``provider``: the provider kind whose name the
+    task receives as its ``provider`` argument; ``fonts``: the step draws text.
+
+    Serializable isolation: when two runs (two workers) reach the same step, one computes
     it and the other waits for the lock, then takes the stored result."""
-    settings = get_settings()
-    return StepCache(outputs=outputs).configure(
+    config = get_settings()
+    return StepCache(code=code, settings=settings, provider_kind=provider, fonts=fonts).configure(
         isolation_level=IsolationLevel.SERIALIZABLE,
-        lock_manager=lock_manager(settings.redis_url, settings.lock_hold_seconds),
+        lock_manager=lock_manager(config.redis_url, config.lock_ttl_seconds),
     )

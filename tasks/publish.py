@@ -17,7 +17,7 @@ from ytmaker.settings import get_settings
 @task(
     name="publish-video",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(),
+    cache_policy=step_cache(provider="publish"),
     persist_result=True,
     **stage_hooks("youtube_upload"),
 )

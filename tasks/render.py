@@ -20,7 +20,7 @@ RENDER = "video_rendering"
 
 @task(
     name="render-video",
-    cache_policy=step_cache(lambda paths, i: [paths.final_video]),
+    cache_policy=step_cache(code=("ytmaker.render",), settings=("video_crf", "x264_preset"), fonts=True),
     persist_result=True,
     **stage_hooks(RENDER),
 )

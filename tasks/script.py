@@ -15,7 +15,7 @@ from ytmaker.settings import get_settings
 @task(
     name="write-script",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(),
+    cache_policy=step_cache(code=("ytmaker.script",), provider="script"),
     persist_result=True,
     **stage_hooks("script_generation"),
 )

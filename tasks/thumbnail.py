@@ -18,7 +18,7 @@ from ytmaker.settings import get_settings
 
 @task(
     name="make-thumbnail",
-    cache_policy=step_cache(lambda paths, i: [paths.thumbnail]),
+    cache_policy=step_cache(code=("ytmaker.drawing.thumbnail",), fonts=True),
     persist_result=True,
     **stage_hooks("thumbnail_generation"),
 )

@@ -197,7 +197,9 @@ def start_service(root: Path) -> Service:
         "REDIS_URL": f"redis://:{password}@127.0.0.1:{redis_port}/0",
         "YTMAKER_MIN_TOTAL_SECONDS": "20",
         "YTMAKER_HEARTBEAT_SECONDS": "2",
-        "YTMAKER_LOCK_HOLD_SECONDS": "300",
+        # Long enough that the recover test's dead run still holds its render lock when
+        # `ytmaker recover` runs (the test proves recover frees it, not that it expired).
+        "YTMAKER_LOCK_TTL_SECONDS": "90",
         # Picture quality is tested elsewhere; here the render only has to be real and quick
         # (the cancel and recover tests slow one run down on purpose with a job variable).
         "YTMAKER_X264_PRESET": "ultrafast",

@@ -163,3 +163,20 @@ def test_youtube_quota_refusal_waits_for_the_reset_then_publishes(cloud, en_cont
     r = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
     messages = [json.loads(f["data"])["message"] for _, f in r.xrange(stream_name(project.id))]
     assert any(m.startswith("YouTube quota used up: waiting") for m in messages), messages
+
+
+def test_a_failed_narration_part_is_the_error_the_user_sees(cloud, en_content):
+    """One part's TTS reply is empty: the project's error is that provider error (code and
+    message), not the mix step that could not start because of it."""
+    cloud["tts"].enqueue(200, {"audioContent": ""})
+    project = create_project("Bees, one part unsaid", en_content, "en")
+    state = _run(project.id)
+    assert state.is_failed()
+    failed = get_project(project.id)
+    assert failed.status is ProjectStatus.FAILED
+    info = failed.error_info
+    assert info["stage"] == "asset_generation"
+    assert info["code"] == "TTS_INVALID_RESPONSE", info
+    assert "audioContent" in info["message"] and "PENDING" not in info["message"]
+    final = json.loads(redis.Redis.from_url(get_settings().redis_url, decode_responses=True).xrevrange(stream_name(project.id), count=1)[0][1]["data"])
+    assert final["stage"] == "error" and final["error"]["code"] == "TTS_INVALID_RESPONSE"

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from ytmaker.drawing.avatar import render_avatar_clip
-from ytmaker.drawing.segment_image import draw_segment_image, save_png
+from ytmaker.drawing.segment_image import draw_segment_image
+from ytmaker.files import save_png
 from ytmaker.drawing.thumbnail import make_thumbnail
 from ytmaker.errors import MediaToolError
 from ytmaker.ffmpeg import ffmpeg_bin, probe
@@ -54,6 +55,17 @@ def test_segments_look_different() -> None:
     first = _pixels(draw_segment_image(_request(1)))
     second = _pixels(draw_segment_image(_request(2)))
     assert np.abs(first - second).mean() > 12
+
+
+def test_a_remake_draws_a_different_picture() -> None:
+    # regenerate_image_flow raises the revision; without a new description the picture
+    # must still change, while revision 0 stays the picture every earlier run drew.
+    original = draw_segment_image(_request())
+    assert draw_segment_image(_request().model_copy(update={"revision": 0})).tobytes() == original.tobytes()
+    remade = draw_segment_image(_request().model_copy(update={"revision": 1}))
+    assert np.abs(_pixels(original) - _pixels(remade)).mean() > 5
+    again = draw_segment_image(_request().model_copy(update={"revision": 2}))
+    assert np.abs(_pixels(remade) - _pixels(again)).mean() > 5
 
 
 def test_cjk_description_is_drawn_on_the_card() -> None:

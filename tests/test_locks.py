@@ -1,35 +1,116 @@
-"""The cross-worker step locks (``ytmaker.locks``) against a real Redis."""
+"""The cross-worker step locks (``ytmaker.locks``) against a real Redis: leases renewed while
+their process lives, gone soon after it is killed, namespaced per installation."""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 import uuid
 
 import redis
 
 from ytmaker.locks import StepLockManager
+from ytmaker.settings import get_settings
 
 URL = os.environ["REDIS_URL"]
 
 
-def test_a_lock_expires_after_the_hold_timeout_so_a_dead_holder_blocks_nobody_for_long():
-    locks = StepLockManager(URL, hold_seconds=1.0)
+def _lock_name(key: str) -> str:
+    return f"ytmaker:{get_settings().namespace}:lock:{key}"
+
+
+def test_a_held_lock_is_renewed_while_its_process_lives():
+    locks = StepLockManager(URL, ttl_seconds=3)
     key = f"test-{uuid.uuid4().hex}"
-    assert locks.acquire_lock(key, holder="dead-worker")
+    assert locks.acquire_lock(key, holder="me")
+    time.sleep(4.5)  # longer than the TTL: only renewal keeps it
+    assert locks.is_locked(key)
+    assert redis.Redis.from_url(URL).pttl(_lock_name(key)) > 0
     assert not locks.acquire_lock(key, holder="other", acquire_timeout=0.2)
-    assert 0 < redis.Redis.from_url(URL).pttl(f"lock:{key}") <= 1000
-    time.sleep(1.2)
-    assert locks.acquire_lock(key, holder="other", acquire_timeout=0.2)
-    locks.release_lock(key, holder="other")
+    locks.release_lock(key, holder="me")
     assert not locks.is_locked(key)
+
+
+HOLDER = textwrap.dedent("""
+    import os, socket, sys, threading, time
+    from ytmaker.locks import StepLockManager
+    locks = StepLockManager(os.environ["REDIS_URL"], ttl_seconds=3)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:MainThread"
+    assert locks.acquire_lock(sys.argv[1], holder=holder)
+    print("held", flush=True)
+    time.sleep(600)
+""")
+
+
+def _start_holder(key: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, key], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True, env=os.environ.copy())
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_the_lock_of_a_killed_process_expires_by_itself():
+    key = f"test-{uuid.uuid4().hex}"
+    proc = _start_holder(key)
+    waiter = StepLockManager(URL, ttl_seconds=3)
+    time.sleep(4.5)
+    assert waiter.is_locked(key), "the living holder renews its lock past the TTL"
+    _kill(proc)
+    # Nobody cleans up: the waiter gets the lock once the dead holder's lease runs out.
+    assert waiter.acquire_lock(key, holder="next", acquire_timeout=60)
+    waiter.release_lock(key, holder="next")
+
+
+def test_doctor_frees_a_dead_holders_lock_at_once_and_leaves_living_ones():
+    dead_key, live_key = f"dead-{uuid.uuid4().hex}", f"live-{uuid.uuid4().hex}"
+    dead, live = _start_holder(dead_key), _start_holder(live_key)
+    try:
+        _kill(dead)
+        locks = StepLockManager(URL, ttl_seconds=3)
+        names = {h.name for h in locks.held_locks()}
+        assert {_lock_name(dead_key), _lock_name(live_key)} <= names
+        freed = {h.name for h in locks.release_dead_locks()}
+        assert _lock_name(dead_key) in freed and _lock_name(live_key) not in freed
+        assert not locks.is_locked(dead_key) and locks.is_locked(live_key)
+    finally:
+        _kill(live)
+
+
+def test_installations_sharing_one_redis_do_not_block_each_other(env):
+    key = f"same-{uuid.uuid4().hex}"
+    env(YTMAKER_NAMESPACE="staging")
+    staging = StepLockManager(URL, ttl_seconds=30)
+    assert staging.acquire_lock(key, holder="a")
+    env(YTMAKER_NAMESPACE="production")
+    production = StepLockManager(URL, ttl_seconds=30)
+    assert production.acquire_lock(key, holder="b", acquire_timeout=0.5)
+    production.release_lock(key, holder="b")
+    env(YTMAKER_NAMESPACE="staging")
+    assert staging.is_locked(key)
+    staging.release_lock(key, holder="a")
+
+
+def test_the_default_namespace_follows_the_database(env):
+    env(DATABASE_URL="sqlite:////tmp/one.db")
+    first = get_settings().namespace
+    env(DATABASE_URL="sqlite:////tmp/two.db")
+    assert get_settings().namespace != first
 
 
 def test_release_locks_of_run_frees_only_that_runs_locks(prefect_harness):
     from prefect import flow, task
 
-    locks = StepLockManager(URL, hold_seconds=60)
+    locks = StepLockManager(URL, ttl_seconds=60)
     mine, theirs = f"mine-{uuid.uuid4().hex}", f"theirs-{uuid.uuid4().hex}"
 
     @task
@@ -51,7 +132,7 @@ def test_release_locks_of_run_frees_only_that_runs_locks(prefect_harness):
 
 
 def test_without_redis_steps_run_unlocked_with_one_warning(caplog):
-    locks = StepLockManager("redis://127.0.0.1:1/0", hold_seconds=60)
+    locks = StepLockManager("redis://127.0.0.1:1/0", ttl_seconds=60)
     with caplog.at_level(logging.WARNING, logger="ytmaker.locks"):
         assert locks.acquire_lock("k", holder="h")
         locks.release_lock("k", holder="h")

@@ -57,3 +57,33 @@ def test_a_project_left_running_without_a_heartbeat_is_restarted_from_the_cache(
         stop_heartbeat(busy.id)
         set_status(busy.id, ProjectStatus.FAILED)
 
+
+
+def test_a_restart_still_waiting_in_a_queue_is_not_doubled_when_its_claim_runs_out(en_content, env, tmp_path):
+    """Recovery submitted a deployment run; no worker has taken it yet and the claim (one
+    recovery interval) ran out. A second pass must not start the project a second time."""
+    import time
+
+    from prefect import flow
+    from prefect.states import Scheduled
+
+    from flows import recover_interrupted_tasks
+    from ytmaker.liveness import claim
+
+    env(DATABASE_URL=f"sqlite:///{tmp_path / 'queued.db'}")
+    project = create_project("Bees in a queue", en_content, "en")
+    set_status(project.id, ProjectStatus.RENDERING)
+
+    @flow(name="video-flow")
+    def stand_in(project_id: int) -> None: ...
+
+    with get_client(sync_client=True) as client:
+        queued = client.create_flow_run(stand_in, parameters={"project_id": project.id}, state=Scheduled())
+    claim(project.id, str(queued.id), seconds=1)
+    time.sleep(1.5)  # the claim has expired; the run still waits
+    assert project.id not in {e["project_id"] for e in recover_interrupted_tasks(how="none")}
+
+    with get_client(sync_client=True) as client:  # once that run is gone, recovery takes over again
+        client.set_flow_run_state(queued.id, Running(), force=True)
+    assert project.id in {e["project_id"] for e in recover_interrupted_tasks(how="none")}
+    set_status(project.id, ProjectStatus.FAILED)

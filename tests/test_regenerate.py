@@ -35,10 +35,13 @@ def test_one_picture_is_remade_and_the_video_rerendered():
     assert _sha(project.id, AssetType.THUMBNAIL) != before_thumb  # the first picture is on it
     assert get_project(project.id).youtube_video_id == published  # not published again
 
-    # The same picture again, same description: still made again (a new revision).
+    # The same picture again, same description: still made again (a new revision), and
+    # the revision seeds the drawing, so it is really another picture.
+    remade = _sha(project.id, AssetType.IMAGE, 1)
     calls = dict(providers.provider_calls)
     assert regenerate_image_flow(project.id, 1)["revision"] == 2
     assert _calls(calls) == {"image": 1}
+    assert _sha(project.id, AssetType.IMAGE, 1) != remade
 
 
 def test_a_segment_that_does_not_exist_is_refused_clearly():

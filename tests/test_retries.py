@@ -30,7 +30,7 @@ class _ScriptedWriter:
         return LocalScriptWriter().write(request)
 
 
-providers.register("script", "test-scripted", lambda settings: _ScriptedWriter())
+providers.register("script", "test-scripted", lambda settings: _ScriptedWriter(), _ScriptedWriter)
 
 
 @flow

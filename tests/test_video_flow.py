@@ -19,6 +19,11 @@ from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.local import PillowImageGenerator
 from ytmaker.progress_bus import subscribe_progress
 
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from tasks.caching import result_is_true
+
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 STAGE_ORDER = ["script_generation", "asset_generation", "video_rendering", "thumbnail_generation", "youtube_upload"]
@@ -196,7 +201,7 @@ class _FailingImages:
         return PillowImageGenerator().generate(request, out_path)
 
 
-providers.register("image", "test-failing", lambda settings: _FailingImages())
+providers.register("image", "test-failing", lambda settings: _FailingImages(), _FailingImages)
 
 
 def _five_segments() -> str:
@@ -240,7 +245,9 @@ def test_failure_at_image_3_then_rerun_redoes_only_what_is_unfinished(env, statu
 def test_editing_the_content_redoes_only_what_it_changes():
     content = _five_segments()
     project = create_project("Five places (edit)", content, "en")
-    assert _run(project.id).is_completed()
+    first = _run(project.id)
+    assert first.is_completed()
+    first_duration = first.result()["duration_seconds"]
     edited = content.replace("past the old bridge", "past the stone bridge")
     update_project(project.id, content=edited)
     before = dict(providers.provider_calls)
@@ -252,6 +259,20 @@ def test_editing_the_content_redoes_only_what_it_changes():
     assert calls.get("tts") == 2  # the two sentences of segment 2, nothing else
     assert "avatar" not in calls  # intro and outro did not change
     assert calls.get("publish") == 1  # a new video
+
+    # Back to the first text. A's results are stored, but the files on disk are B's now: they
+    # are not trusted; segment 2 is spoken and drawn again, nothing else.
+    update_project(project.id, content=content)
+    before = dict(providers.provider_calls)
+    back = _run(project.id)
+    assert back.is_completed(), back.message
+    calls = _calls(before)
+    assert calls.get("tts") == 2 and calls.get("image") == 1 and "script" not in calls and "avatar" not in calls
+    assert back.result()["duration_seconds"] == first_duration  # A's narration under A's timeline
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[back.state_details.flow_run_id])))
+    for run in runs:  # every file a step of this run hands back is the file it describes
+        assert result_is_true(run.state.result()), run.name
 
 
 def test_validation_failure_names_the_limit(env):

@@ -146,6 +146,39 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """What dead processes still hold, and freeing it: step locks in Redis, concurrency
+    slots on the Prefect API."""
+    apply_defaults()
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    from tasks.limits import limit_states, reclaim_expired_leases, uses_temporary_server
+    from ytmaker.locks import lock_manager
+    from ytmaker.settings import get_settings
+
+    settings = get_settings()
+    locks = lock_manager(settings.redis_url, settings.lock_ttl_seconds)
+    held = locks.held_locks()
+    freed = {h.name for h in ([] if args.dry_run else locks.release_dead_locks())}
+    print(f"Step locks (namespace {settings.namespace}): {len(held)} held")
+    for lock in held:
+        state = "holder dead: freed" if lock.name in freed else (
+            "holder dead" if lock.holder_is_dead() else "holder alive or on another machine")
+        print(f"  {lock.name.rsplit(':', 1)[-1][:16]}…  {lock.holder}  {lock.seconds_left:.0f} s left  [{state}]")
+
+    given_back = 0 if args.dry_run else reclaim_expired_leases()
+    print("Concurrency limits" + ("" if uses_temporary_server() else
+                                  " (leases are given back by the Prefect server's repossessor)") + ":")
+    for limit in limit_states():
+        print(f"  {limit.name}: {limit.active_slots}/{limit.limit} slots taken")
+        for lease_id, slots, left in limit.leases:
+            when = f"expires in {left:.0f} s (renewed while its holder lives)" if left > 0 else f"expired {-left:.0f} s ago"
+            print(f"    lease {lease_id}: {slots} slot(s), {when}")
+    print(f"Freed {len(freed)} dead step lock(s); gave back the slots of {given_back} expired lease(s).")
+    return 0
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from data import get_project, list_assets
 
@@ -248,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--how", default="auto", choices=["auto", "deployment", "here", "none"],
                      help="deployment run (auto when the video deployment exists), in this process, or only list")
     rec.set_defaults(func=_cmd_recover)
+
+    doc = sub.add_parser("doctor", help="list and free step locks and concurrency slots held by dead processes")
+    doc.add_argument("--dry-run", action="store_true", help="only list")
+    doc.set_defaults(func=_cmd_doctor)
 
     show = sub.add_parser("show", help="show a project's status, error and assets")
     show.add_argument("project_id", type=int)

@@ -75,5 +75,18 @@ def live_run(project_id: int) -> str | None:
 
 def claim(project_id: int, run_id: str, seconds: float) -> None:
     """Mark a run as on its way (submitted, not yet started) so a second recovery pass
-    does not start the project twice; the run's own heartbeat replaces the claim."""
-    redis_client(get_settings().redis_url).set(alive_key(project_id), run_id, ex=max(1, round(seconds)))
+    does not start the project twice; the run's own heartbeat replaces the claim. The run id
+    is also kept for a day (``submitted_run``): a run still waiting in a queue when the
+    claim runs out must not be doubled either."""
+    client = redis_client(get_settings().redis_url)
+    client.set(alive_key(project_id), run_id, ex=max(1, round(seconds)))
+    client.set(_submitted_key(project_id), run_id, ex=24 * 3600)
+
+
+def _submitted_key(project_id: int) -> str:
+    return f"recovery-run:{project_id}"
+
+
+def submitted_run(project_id: int) -> str | None:
+    """The run recovery last submitted for this project (None after a day)."""
+    return redis_client(get_settings().redis_url).get(_submitted_key(project_id))

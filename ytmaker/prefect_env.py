@@ -14,3 +14,7 @@ def apply_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # The ephemeral server's telemetry only logs errors on machines without internet access.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Concurrency slots are leases; kept on disk they outlive the (temporary) server that
+    # granted them, so an expired lease of a killed process can still be given back
+    # (tasks/limits.py). In memory they vanished with it and the slots stayed taken for good.
+    os.environ.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem")

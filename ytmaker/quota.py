@@ -25,6 +25,8 @@ from sqlalchemy import func, select
 
 from data.models import YouTubeApiCall
 from data.store import session_scope
+from ytmaker.credentials import with_block_credentials
+from ytmaker.settings import Settings
 
 log = logging.getLogger("ytmaker.quota")
 
@@ -165,9 +167,15 @@ def _key_set(secret: Any) -> bool:
     return secret is not None and bool(secret.get_secret_value().strip())
 
 
-def read_quotas(settings: Any) -> list[QuotaReport]:
+def read_quotas(settings: Settings) -> list[QuotaReport]:
     """Read every provider's quota; never raises. D-ID and Stability are asked only when
-    their keys are set; a provider that cannot be read gets a report with ``error``."""
+    their keys are set; a provider that cannot be read gets a report with ``error``.
+
+    Keys are resolved as ``get_provider`` resolves them (the environment wins, the
+    credentials block fills the rest): a worker whose keys live only in the block would
+    otherwise skip D-ID and Stability without a word.
+    """
+    settings = with_block_credentials(settings)
     readers: list[tuple[str, Any]] = []
     if _key_set(settings.did_api_key):
         readers.append(("did", _read_did))

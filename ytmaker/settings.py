@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     video_crf: int = Field(23, alias="YTMAKER_VIDEO_CRF", ge=0, le=51)
     x264_preset: str = Field("veryfast", alias="YTMAKER_X264_PRESET")
     task_workers: int = Field(4, alias="YTMAKER_TASK_WORKERS", ge=1)
+    # The font every caption, picture and thumbnail text is drawn with (a .ttf/.otf/.ttc
+    # covering the project's language); unset: Noto Sans CJK or WenQuanYi from the system.
+    font_file: Path | None = Field(None, alias="YTMAKER_FONT_FILE")
+    font_index: int = Field(0, alias="YTMAKER_FONT_INDEX", ge=0)
 
     # Cloud providers. Keys are SecretStr: they never print, log or serialise in clear.
     # Base URLs default to the real services; override for proxies, regional endpoints, tests.
@@ -57,13 +61,20 @@ class Settings(BaseSettings):
     did_source_url: str | None = Field(None, alias="DID_SOURCE_URL")
     youtube_token_file: Path | None = Field(None, alias="YOUTUBE_TOKEN_FILE")
     youtube_base_url: str = Field("https://www.googleapis.com/", alias="YOUTUBE_BASE_URL")
+    # Resumable upload chunk size: a multiple of 256 KiB. Smaller chunks lose less on a
+    # broken connection and cost more requests.
+    youtube_upload_chunk_bytes: int = Field(8 * 1024 * 1024, alias="YOUTUBE_UPLOAD_CHUNK_BYTES", gt=0,
+                                            multiple_of=256 * 1024)
     credentials_block: str = Field("default", alias="YTMAKER_CREDENTIALS_BLOCK")
     http_timeout_seconds: float = Field(60.0, alias="YTMAKER_HTTP_TIMEOUT_SECONDS", gt=0)
 
-    # Running as a service. A step's cross-worker lock expires after lock_hold_seconds (so a
-    # killed worker never blocks a step for good); it must exceed the longest step, which
-    # the render and upload timeouts bound.
-    lock_hold_seconds: float = Field(3600.0, alias="YTMAKER_LOCK_HOLD_SECONDS", gt=0)
+    # Running as a service. A step's cross-worker lock lives lock_ttl_seconds and is renewed
+    # by its process while it runs, so a killed process frees it within that time.
+    lock_ttl_seconds: float = Field(30.0, alias="YTMAKER_LOCK_TTL_SECONDS", ge=3)
+    # Redis keys of locks are prefixed with this, so installations sharing one Redis (tests
+    # and a user's, staging and production) never block each other. Default: derived from
+    # the database URL and DATA_DIR.
+    namespace_setting: str | None = Field(None, alias="YTMAKER_NAMESPACE")
     render_timeout_seconds: float = Field(1800.0, alias="YTMAKER_RENDER_TIMEOUT_SECONDS", gt=0)
     upload_timeout_seconds: float = Field(3000.0, alias="YTMAKER_UPLOAD_TIMEOUT_SECONDS", gt=0)
     # A running video_flow refreshes a Redis key this often; recovery treats a project whose
@@ -88,6 +99,15 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ytmaker.db'}"
+
+    @cached_property  # asked for on every lock operation
+    def namespace(self) -> str:
+        if self.namespace_setting:
+            return self.namespace_setting
+        import hashlib
+
+        identity = f"{self.resolved_database_url}|{Path(self.data_dir).resolve()}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:12]
 
     @property
     def projects_dir(self) -> Path:

@@ -127,9 +127,24 @@ _FALLBACK_FONTS = [
 ]
 
 
-@lru_cache(maxsize=4)
 def cjk_font_file(bold: bool = True) -> tuple[str, int]:
-    """A font file (and face index) that covers Traditional Chinese and Latin."""
+    """The font file (and face index) captions are drawn with: ``YTMAKER_FONT_FILE`` when set,
+    else a system font that covers Traditional Chinese and Latin."""
+    from ytmaker.settings import get_settings
+
+    settings = get_settings()
+    if settings.font_file is not None:
+        if not settings.font_file.is_file():
+            raise MediaToolError(
+                f"YTMAKER_FONT_FILE={settings.font_file} does not exist.",
+                details={"field": "YTMAKER_FONT_FILE", "value": str(settings.font_file)},
+            )
+        return str(settings.font_file), settings.font_index
+    return _system_cjk_font(bold)
+
+
+@lru_cache(maxsize=4)
+def _system_cjk_font(bold: bool) -> tuple[str, int]:
     if shutil.which("fc-match"):
         pattern = "Noto Sans CJK TC:bold" if bold else "Noto Sans CJK TC"
         result = subprocess.run(
@@ -148,7 +163,11 @@ def cjk_font_file(bold: bool = True) -> tuple[str, int]:
     )
 
 
-@lru_cache(maxsize=32)
 def load_font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
     path, index = cjk_font_file(bold)
+    return _load_font(path, index, size)
+
+
+@lru_cache(maxsize=32)
+def _load_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size=size, index=index)

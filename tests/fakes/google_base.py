@@ -100,6 +100,7 @@ class GoogleHandler(QuietHandler):
             json=parsed,
         )
         self.fake._record(recorded)
+        self.fake.checkpoint(recorded.method, recorded.path)
         return recorded
 
     def do_GET(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,6 +22,35 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+@dataclass
+class Gate:
+    """Holds matching requests unanswered: the ``nth`` one and every later one, until
+    ``release()`` — so a test can kill its client while the call is in flight."""
+
+    method: str
+    path: str
+    nth: int = 1
+    seen: int = 0
+    held: int = 0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path.startswith(self.path)
+
+    def wait_held(self, count: int = 1, timeout: float = 600) -> None:
+        """Block until ``count`` requests are being held (fails the test after ``timeout``)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.held < count:
+            assert time.monotonic() < deadline, f"no {count} held {self.method} {self.path} request(s) after {timeout} s"
+            self.arrived.wait(0.05)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FakeServer:
     handler: type[BaseHTTPRequestHandler]
     name = "fake-api"
@@ -29,6 +59,36 @@ class FakeServer:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._gates: list[Gate] = []
+        self._gate_lock = threading.Lock()
+
+    def hold(self, method: str, path: str, nth: int = 1) -> Gate:
+        """Hold the ``nth`` request to ``method`` ``path`` (a prefix) and all later ones."""
+        gate = Gate(method, path, nth)
+        with self._gate_lock:
+            self._gates.append(gate)
+        return gate
+
+    def release_all(self) -> None:
+        with self._gate_lock:
+            gates, self._gates = self._gates, []
+        for gate in gates:
+            gate.release()
+
+    def checkpoint(self, method: str, path: str) -> None:
+        """Called by handlers as a request arrives: waits here while a gate holds it."""
+        with self._gate_lock:
+            holding = []
+            for gate in self._gates:
+                if gate.matches(method, path) and not gate.released.is_set():
+                    gate.seen += 1
+                    if gate.seen >= gate.nth:
+                        gate.held += 1
+                        holding.append(gate)
+        for gate in holding:
+            gate.arrived.set()
+            while not gate.released.wait(0.05) and not self._stopping.is_set():
+                pass
 
     def start(self):  # noqa: ANN201 - returns the subclass
         handler = type("Handler", (self.handler,), {"fake": self})
@@ -39,7 +99,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
-        self._stopping.set()  # wakes handlers sleeping on a scripted delay
+        self._stopping.set()  # wakes handlers sleeping on a scripted delay or held by a gate
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -254,6 +254,7 @@ class _Handler(QuietHandler):
                 return
         with self.fake._lock:
             self.fake.requests.append(req)
+        self.fake.checkpoint(req.method, req.path)
         status, reply, reply_headers, delay = self.fake.handle(req)
         if delay:
             time.sleep(delay)

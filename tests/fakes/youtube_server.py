@@ -345,6 +345,7 @@ class _Handler(QuietHandler):
         recorded = RecordedRequest(op, self.command, parts.path, self.path, query,
                                    {k.lower(): v for k, v in self.headers.items()}, b"")
         fake._record(recorded)
+        fake.checkpoint(self.command, parts.path)
         if fault is not None and fault.drop and not fault.after:
             recorded.body = self.rfile.read(length // 2) if length else b""  # hang up mid-body
             self.close_connection = True

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ytmaker.drawing.segment_image import SUBTITLE_BAND, atomic_output
+from ytmaker.drawing.segment_image import SUBTITLE_BAND
+from ytmaker.files import atomic_output
 from ytmaker.errors import MediaToolError
 from ytmaker.ffmpeg import ffmpeg_bin
 from ytmaker.media_types import FPS, HEIGHT, WIDTH

@@ -6,12 +6,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import math
-import os
 import random
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -181,8 +176,9 @@ def _badge_text(request: ImageRequest) -> str:
 
 def draw_segment_image(request: ImageRequest) -> Image.Image:
     """An RGB 1920x1080 illustration for one segment; the same request gives the same pixels,
-    and palette and composition are seeded from the description and index."""
-    digest = hashlib.sha256(f"{request.segment_index}\x00{request.description}".encode()).digest()
+    and palette and composition are seeded from the description, index and revision (so a
+    remake draws a different picture)."""
+    digest = hashlib.sha256(request.seed_text().encode()).digest()
     rng = random.Random(int.from_bytes(digest[:8], "big"))
     pal = _palette(rng)
     colors: list[RGB] = pal["shapes"]  # type: ignore[assignment]
@@ -250,28 +246,3 @@ def draw_segment_image(request: ImageRequest) -> Image.Image:
     out = np.asarray(image, dtype=np.int16)
     out = out + noise_rng.integers(-2, 3, size=(HEIGHT, WIDTH, 1), dtype=np.int16)
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
-
-
-@contextmanager
-def atomic_output(path: Path, suffix: str) -> Iterator[Path]:
-    """Yield a temp path next to ``path`` (parents created); on success it replaces ``path``
-    in one rename, so readers never see a half-written file; on failure it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{suffix}")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def save_png(image: Image.Image, path: Path) -> Path:
-    """Write a PNG atomically; fast compression, since default zlib effort costs ~0.75 s per
-    1080p frame for a few percent smaller files."""
-    with atomic_output(path, ".png") as tmp:
-        image.save(tmp, format="PNG", compress_level=1)
-    return Path(path)

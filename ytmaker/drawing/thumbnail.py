@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from ytmaker.drawing.segment_image import atomic_output
+from ytmaker.files import atomic_output
 from ytmaker.text import load_font, wrap_text
 
 THUMB_W, THUMB_H = 1280, 720

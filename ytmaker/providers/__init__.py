@@ -17,14 +17,40 @@ from ytmaker.settings import Settings
 STAGES = ("script", "tts", "image", "avatar", "publish")
 
 _factories: dict[tuple[str, str], Callable[[Settings], Any]] = {}
+_implementations: dict[tuple[str, str], type] = {}
 provider_calls: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
-def register(stage: str, name: str, factory: Callable[[Settings], Any]) -> None:
+def register(stage: str, name: str, factory: Callable[[Settings], Any], implementation: type | None = None) -> None:
+    """``implementation`` is the provider's class (taken from ``factory`` when that is a
+    classmethod such as ``from_settings``): its module and its ``OUTPUT_SETTINGS`` (the
+    settings that change what it makes, e.g. a voice or a model) go into cache keys."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    implementation = implementation or getattr(factory, "__self__", None)
+    if not isinstance(implementation, type):
+        raise ValueError(f"provider {stage}/{name}: name its class (implementation=...)")
     _factories[(stage, name)] = factory
+    _implementations[(stage, name)] = implementation
+
+
+def output_fingerprint(stage: str, name: str, settings: Settings) -> dict[str, Any]:
+    """Everything about a provider that shapes its output: its name, its code and the
+    settings it declares in ``OUTPUT_SETTINGS``. Part of every cache key of its steps."""
+    from ytmaker.fingerprint import code_digest, font_identity, setting_values
+
+    _load_builtin()
+    implementation = _implementations.get((stage, name))
+    if implementation is None:
+        get_provider(stage, settings, name)  # raises ProviderNotFound with the choices
+        raise AssertionError("unreachable")
+    return {
+        "provider": name,
+        "code": code_digest((implementation.__module__,)),
+        "settings": setting_values(settings, getattr(implementation, "OUTPUT_SETTINGS", ())),
+        "fonts": font_identity() if getattr(implementation, "DRAWS_TEXT", False) else None,
+    }
 
 
 def available(stage: str) -> list[str]:

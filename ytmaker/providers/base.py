@@ -20,6 +20,16 @@ class ImageRequest(BaseModel):
     language: str
     revision: int = 0  # raised by regenerate_image_flow: the same segment, made again
 
+    def seed_text(self) -> str:
+        """What every image provider seeds its randomness from.
+
+        The revision is part of it so a remake without a new description gives a new
+        picture; revision 0 adds nothing, so pictures made before remakes existed (and
+        their cached results) keep exactly the seed they had.
+        """
+        base = f"{self.segment_index}\x00{self.description}"
+        return base if self.revision == 0 else f"{base}\x00r{self.revision}"
+
 
 class AvatarRequest(BaseModel):
     project_id: int

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw, ImageFilter
 
-from ytmaker.drawing.segment_image import atomic_output
+from ytmaker.files import atomic_output
 from ytmaker.providers.base import AvatarRequest
 from ytmaker.providers.http import PooledHttpClient
 from ytmaker.providers.http import scrub as _scrub
@@ -88,6 +88,7 @@ def presenter_png() -> bytes:
 
 
 class DIDAvatarGenerator(PooledHttpClient):
+    OUTPUT_SETTINGS = ("did_source_url",)
     """AvatarGenerator backed by D-ID Talks (an audio script, stitched into the full picture)."""
 
     def __init__(

@@ -137,6 +137,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 
 class GeminiScriptWriter(PooledHttpClient):
+    OUTPUT_SETTINGS = ("gemini_model",)
     """Writes a :class:`Script` with the Gemini ``generateContent`` REST API."""
 
     follow_redirects = False  # the key is in x-goog-api-key

@@ -56,6 +56,7 @@ class _KeyHeaderHttp(httplib2.Http):
 
 
 class GoogleSpeechSynthesizer:
+    OUTPUT_SETTINGS = ("google_tts_voice_zh", "google_tts_voice_en")
     """Speaks text with a Google Cloud TTS voice and writes an MP3 file."""
 
     def __init__(

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageOps
 
-from ytmaker.drawing.segment_image import save_png
+from ytmaker.files import save_png
 from ytmaker.media_types import HEIGHT, WIDTH
 from ytmaker.providers.base import ImageRequest
 from ytmaker.providers.http import PooledHttpClient
@@ -121,8 +121,9 @@ class StabilityImageGenerator(PooledHttpClient):
 
     @staticmethod
     def seed_for(request: ImageRequest) -> int:
-        """The same segment asks for the same seed: a rerun gives a similar picture."""
-        digest = hashlib.sha256(f"{request.segment_index}\x00{request.description}".encode()).digest()
+        """The same segment asks for the same seed: a rerun gives a similar picture; a remake
+        (a higher revision) asks for another seed, or the paid call would return the same image."""
+        digest = hashlib.sha256(request.seed_text().encode()).digest()
         return int.from_bytes(digest[:4], "big") % 4_294_967_294
 
     def generate(self, request: ImageRequest, out_path: Path) -> Path:

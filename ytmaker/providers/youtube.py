@@ -334,6 +334,7 @@ class YouTubePublisher:
             timeout=settings.http_timeout_seconds,
             timezone_name=settings.timezone,
             quota_ledger=True,
+            chunk_size=settings.youtube_upload_chunk_bytes,
         )
 
     # ------------------------------------------------------------------ public API
