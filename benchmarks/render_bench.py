@@ -16,15 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ytmaker.ffmpeg import probe  # noqa: E402
-from ytmaker.narration import mix_narration, narrate_part  # noqa: E402
-from ytmaker.paths import ProjectPaths  # noqa: E402
+from ytmaker.media.ffmpeg import probe  # noqa: E402
+from ytmaker.media.narration import mix_narration, narrate_part  # noqa: E402
+from ytmaker.core.paths import ProjectPaths  # noqa: E402
 from ytmaker.providers.base import AvatarRequest, ImageRequest  # noqa: E402
 from ytmaker.providers.espeak import EspeakSynthesizer  # noqa: E402
 from ytmaker.providers.local import DrawnAvatarGenerator, PillowImageGenerator  # noqa: E402
 from ytmaker.providers.local_script import LocalScriptWriter  # noqa: E402
-from ytmaker.render import RenderPlan, render_baseline, render_video  # noqa: E402
-from ytmaker.script import ScriptLimits, ScriptRequest  # noqa: E402
+from ytmaker.media.render import RenderPlan, render_baseline, render_video  # noqa: E402
+from ytmaker.core.script import ScriptLimits, ScriptRequest  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "taipei-101.zh-TW.txt"
 

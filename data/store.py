@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from data.models import (
     Asset, AssetStatus, AssetType, Base, BatchStatus, BatchTask, ImageOverride, Privacy, Project, ProjectRun, ProjectStatus,
 )
-from ytmaker.errors import InvalidProject, ProjectNotFound
-from ytmaker.settings import get_settings
+from ytmaker.core.errors import InvalidProject, ProjectNotFound
+from ytmaker.core.settings import get_settings
 
 SUPPORTED_LANGUAGES = ("zh-TW", "zh", "en")
 
@@ -108,7 +108,7 @@ def create_project(
     batch_id: int | None = None,
 ) -> ProjectRecord:
     """Create a project; bad input is refused here, before any work is spent on it."""
-    from ytmaker.media_types import SubtitleStyle
+    from ytmaker.core.media_types import SubtitleStyle
 
     if not name or not name.strip():
         raise _invalid("name", "must not be empty", name)

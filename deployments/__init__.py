@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ytmaker.errors import YtmakerError
+from ytmaker.core.errors import YtmakerError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POOL = "ytmaker"
@@ -78,7 +78,7 @@ def ensure_pool_and_queues(pool: str = POOL) -> None:
 def ensure_blocks() -> list[str]:
     """Register the credentials block type; save the block when cloud keys are in the environment."""
     from blocks.credentials import FIELDS, YtmakerCredentials
-    from ytmaker.credentials import save_credentials_from_settings
+    from blocks.credentials import save_credentials_from_settings
 
     YtmakerCredentials.register_type_and_schema()
     if any(os.environ.get(env) for env in FIELDS.values()):

@@ -13,7 +13,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from ytmaker.script import Script
+from ytmaker.core.script import Script
 
 STAGE_ORDER = ["script_generation", "asset_generation", "video_rendering", "thumbnail_generation", "youtube_upload"]
 

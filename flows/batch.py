@@ -11,9 +11,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from data import ProjectRecord, batch_project_ids, create_batch, get_batch, get_project, record_batch_result, start_batch_run
 from flows.video import video_flow
-from ytmaker import progress_bus
-from ytmaker.errors import error_info
-from ytmaker.settings import get_settings
+from ytmaker.runtime import progress_bus
+from ytmaker.core.errors import error_info
+from ytmaker.core.settings import get_settings
 
 
 def _run_video_flow(project_id: int) -> State:

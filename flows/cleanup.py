@@ -17,8 +17,8 @@ from typing import Any
 from prefect import flow, task
 
 from data import ProjectStatus, list_projects
-from ytmaker.paths import ProjectPaths
-from ytmaker.settings import get_settings
+from ytmaker.core.paths import ProjectPaths
+from ytmaker.core.settings import get_settings
 
 FINISHED = {ProjectStatus.COMPLETED, ProjectStatus.FAILED, ProjectStatus.CANCELLED}
 

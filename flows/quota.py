@@ -11,8 +11,8 @@ from typing import Any
 
 from prefect import flow, task
 
-from ytmaker.quota import read_quotas, write_quotas_to_redis
-from ytmaker.settings import get_settings
+from ytmaker.runtime.quota import read_quotas, write_quotas_to_redis
+from ytmaker.core.settings import get_settings
 
 
 @task(name="check-quotas")

@@ -16,9 +16,9 @@ from typing import Callable, TypeVar
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
 
-from ytmaker import progress_bus
-from ytmaker.errors import YtmakerError
-from ytmaker.quota import youtube_quota_resume_time
+from ytmaker.runtime import progress_bus
+from ytmaker.core.errors import YtmakerError
+from ytmaker.runtime.quota import youtube_quota_resume_time
 
 T = TypeVar("T")
 

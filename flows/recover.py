@@ -1,7 +1,7 @@
 """Recovery: start again the projects whose run died with its worker.
 
 A project is *interrupted* when its status says a run is in progress (SCRIPT_GENERATING …
-UPLOADING) but no run is beating for it (``ytmaker.liveness``). Recovery closes the dead
+UPLOADING) but no run is beating for it (``ytmaker.runtime.liveness``). Recovery closes the dead
 Prefect flow run (marks it Crashed, so the UI tells the truth), frees the step locks it
 still held and expired concurrency leases (instead of making the new run wait for their TTL),
 and starts the project again: as a run of the video deployment when one exists (any worker
@@ -21,10 +21,10 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed
 
 from data import RUNNING_STATUSES, last_project_run, projects_in_status
-from ytmaker.liveness import claim, live_run, submitted_run
+from ytmaker.runtime.liveness import claim, live_run, submitted_run
 from tasks.limits import reclaim_expired_leases
-from ytmaker.locks import lock_manager
-from ytmaker.settings import get_settings
+from tasks.locking import lock_manager
+from ytmaker.core.settings import get_settings
 
 log = logging.getLogger("ytmaker.recover")
 How = Literal["auto", "deployment", "here", "none"]

@@ -12,7 +12,7 @@ from flows.artifacts import stage_done
 from flows.quota_wait import WaitingForQuota
 from data import ProjectStatus, set_status, update_project
 from tasks.progress import plan_stage
-from ytmaker.errors import error_info
+from ytmaker.core.errors import error_info
 
 # stage -> (status while it runs, status when it is done)
 STATUSES = {

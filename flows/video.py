@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow
 from prefect.futures import PrefectFuture, wait
-from prefect.task_runners import ThreadPoolTaskRunner
+from tasks.runner import StepThreadPool
 
 from data import get_project, image_overrides, list_assets, update_project
 from flows import artifacts
@@ -19,12 +19,12 @@ from tasks.publish import publish_video
 from tasks.render import render_video
 from tasks.script import write_script
 from tasks.thumbnail import make_thumbnail
-from ytmaker.errors import YtmakerError
-from ytmaker.job import build_job
-from ytmaker.media_types import ImageAsset
+from ytmaker.core.errors import YtmakerError
+from ytmaker.runtime.job import build_job
+from ytmaker.core.media_types import ImageAsset
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.base import ImageRequest
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 
 MAX_FAILED_IMAGE_SHARE = 0.2
@@ -78,7 +78,7 @@ def _images(project_id: int, futures: list[PrefectFuture]) -> tuple[list[ImageAs
 
 @flow(
     name="video-flow",
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().task_workers),
+    task_runner=StepThreadPool(),
     on_running=[flow_started, free_dead_holds],
     on_completion=[flow_completed],
     on_failure=[flow_failed],

@@ -149,7 +149,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from ytmaker.providers.errors import ProviderError
     from ytmaker.providers.youtube import YouTubePublisher
-    from ytmaker.settings import get_settings
+    from ytmaker.core.settings import get_settings
 
     settings = get_settings()
     token_file = Path(args.token_file).expanduser() if args.token_file else settings.youtube_token_file

@@ -11,13 +11,13 @@ from tasks.caching import step_cache
 from tasks.limits import provider_limits
 from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
-from ytmaker import narration
-from ytmaker.hashing import file_sha256
-from ytmaker.media_types import AvatarClip, ImageAsset, Narration, PartAudio
-from ytmaker.paths import ProjectPaths
+from ytmaker.media import narration
+from ytmaker.core.hashing import file_sha256
+from ytmaker.core.media_types import AvatarClip, ImageAsset, Narration, PartAudio
+from ytmaker.core.paths import ProjectPaths
 from ytmaker.providers import get_provider
 from ytmaker.providers.base import AvatarRequest, ImageRequest
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 ASSETS = "asset_generation"
 
@@ -29,7 +29,7 @@ def _paths(project_id: int) -> ProjectPaths:
 @task(
     name="narrate-part",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(code=("ytmaker.narration",), provider="tts"),
+    cache_policy=step_cache(code=("ytmaker.media.narration",), provider="tts"),
     persist_result=True,
     **stage_hooks(ASSETS),
 )
@@ -44,7 +44,7 @@ def narrate_part(project_id: int, part: str, text: str, language: str, min_secon
 
 @task(
     name="mix-narration",
-    cache_policy=step_cache(code=("ytmaker.narration",)),
+    cache_policy=step_cache(code=("ytmaker.media.narration",)),
     persist_result=True,
     **stage_hooks(ASSETS),
 )

@@ -39,12 +39,13 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.transactions import IsolationLevel
 from prefect.utilities.hashing import hash_objects
 
-from ytmaker.fingerprint import code_digest, font_identity, setting_values
-from ytmaker.hashing import current_sha256
-from ytmaker.locks import lock_manager
-from ytmaker.media_types import FileRef
+from ytmaker.core.fingerprint import code_digest, setting_values
+from ytmaker.media.text import font_identity
+from ytmaker.core.hashing import current_sha256
+from tasks.locking import lock_manager
+from ytmaker.core.media_types import FileRef
 from ytmaker.providers import output_fingerprint
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 log = logging.getLogger("ytmaker.caching")
 MAX_GENERATIONS = 50

@@ -8,7 +8,7 @@ are created on the Prefect API the first time they are needed (and by ``make dep
 **A slot held by a dead process is given back by itself.** A slot is a Prefect *lease* of
 ``LEASE_SECONDS`` (the server's minimum), renewed by Prefect while the holder lives. The
 leases are kept on disk (``PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE`` = the filesystem
-storage, set in ``ytmaker.prefect_env``), so they outlive the API server that granted them.
+storage, set in ``flows.prefect_defaults``), so they outlive the API server that granted them.
 Prefect's *repossessor* gives back the slots of expired leases — but only a standing
 ``prefect server`` runs it. ``ytmaker run`` and plain Python calls use a temporary server
 that does not, so while such a process needs a limit it runs the repossessor's own step
@@ -171,8 +171,8 @@ def free_dead_holds(flow=None, flow_run=None, state=None) -> None:  # noqa: ANN0
     """A run starts by freeing what dead processes still hold, so it never waits on them:
     step locks whose holder process is gone (now), and expired leases (from now on, every
     few seconds, while this process lives)."""
-    from ytmaker.locks import lock_manager
-    from ytmaker.settings import get_settings
+    from tasks.locking import lock_manager
+    from ytmaker.core.settings import get_settings
 
     settings = get_settings()
     freed = lock_manager(settings.redis_url, settings.lock_ttl_seconds).release_dead_locks()

@@ -12,7 +12,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ytmaker import liveness, progress_bus
+from ytmaker.runtime import liveness
+
+from ytmaker.runtime import progress_bus
 
 log = logging.getLogger("ytmaker.progress")
 
@@ -165,7 +167,7 @@ def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
     if project_id is None:
         return
     from data import get_project
-    from ytmaker.errors import ProjectNotFound
+    from ytmaker.core.errors import ProjectNotFound
 
     try:
         info = get_project(project_id).error_info or {}
@@ -185,7 +187,7 @@ def flow_cancelled(flow, flow_run, state) -> None:  # noqa: ANN001
     if project_id is None:
         return
     from data import ProjectStatus, get_project, update_project
-    from ytmaker.errors import ProjectNotFound
+    from ytmaker.core.errors import ProjectNotFound
 
     try:
         info = get_project(project_id).error_info or {}

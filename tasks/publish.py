@@ -7,11 +7,11 @@ from prefect import task
 from tasks.caching import step_cache
 from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
-from ytmaker.media_types import Publication, RenderedVideo, Thumbnail
+from ytmaker.core.media_types import Publication, RenderedVideo, Thumbnail
 from ytmaker.providers import get_provider
 from ytmaker.providers.base import PublishRequest
-from ytmaker.script import VideoMetadata
-from ytmaker.settings import get_settings
+from ytmaker.core.script import VideoMetadata
+from ytmaker.core.settings import get_settings
 
 
 @task(

@@ -10,17 +10,17 @@ from prefect.context import TaskRunContext
 from data import AssetType, record_asset
 from tasks.caching import step_cache
 from tasks.progress import report, stage_hooks
-from ytmaker import render
-from ytmaker.media_types import AvatarClip, FileRef, ImageAsset, Narration, RenderedVideo, SubtitleStyle
-from ytmaker.paths import ProjectPaths
-from ytmaker.settings import get_settings
+from ytmaker.media import render
+from ytmaker.core.media_types import AvatarClip, FileRef, ImageAsset, Narration, RenderedVideo, SubtitleStyle
+from ytmaker.core.paths import ProjectPaths
+from ytmaker.core.settings import get_settings
 
 RENDER = "video_rendering"
 
 
 @task(
     name="render-video",
-    cache_policy=step_cache(code=("ytmaker.render",), settings=("video_crf", "x264_preset"), fonts=True),
+    cache_policy=step_cache(code=("ytmaker.media.render",), settings=("video_crf", "x264_preset"), fonts=True),
     persist_result=True,
     **stage_hooks(RENDER),
 )

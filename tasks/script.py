@@ -8,14 +8,14 @@ from tasks.caching import step_cache
 from tasks.retry import PROVIDER_RETRIES
 from tasks.progress import stage_hooks
 from ytmaker.providers import get_provider
-from ytmaker.script import Script, ScriptRequest, validate_script
-from ytmaker.settings import get_settings
+from ytmaker.core.script import Script, ScriptRequest, validate_script
+from ytmaker.core.settings import get_settings
 
 
 @task(
     name="write-script",
     **PROVIDER_RETRIES,
-    cache_policy=step_cache(code=("ytmaker.script",), provider="script"),
+    cache_policy=step_cache(code=("ytmaker.core.script",), provider="script"),
     persist_result=True,
     **stage_hooks("script_generation"),
 )

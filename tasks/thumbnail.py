@@ -9,16 +9,16 @@ from prefect import task
 from data import AssetType, record_asset
 from tasks.caching import step_cache
 from tasks.progress import stage_hooks
-from ytmaker.drawing.thumbnail import make_thumbnail as draw_thumbnail
-from ytmaker.hashing import file_sha256
-from ytmaker.media_types import FileRef, ImageAsset, Thumbnail
-from ytmaker.paths import ProjectPaths
-from ytmaker.settings import get_settings
+from ytmaker.media.drawing.thumbnail import make_thumbnail as draw_thumbnail
+from ytmaker.core.hashing import file_sha256
+from ytmaker.core.media_types import FileRef, ImageAsset, Thumbnail
+from ytmaker.core.paths import ProjectPaths
+from ytmaker.core.settings import get_settings
 
 
 @task(
     name="make-thumbnail",
-    cache_policy=step_cache(code=("ytmaker.drawing.thumbnail",), fonts=True),
+    cache_policy=step_cache(code=("ytmaker.media.drawing.thumbnail",), fonts=True),
     persist_result=True,
     **stage_hooks("thumbnail_generation"),
 )

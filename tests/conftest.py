@@ -27,7 +27,7 @@ for stage in ("SCRIPT", "TTS", "IMAGE", "AVATAR", "PUBLISH"):
 import pytest  # noqa: E402
 
 from tests.samples import EN_CONTENT, ZH_CONTENT  # noqa: E402
-from ytmaker.settings import reload_settings  # noqa: E402
+from ytmaker.core.settings import reload_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ytmaker.ffmpeg import ffmpeg_bin, probe
+from ytmaker.media.ffmpeg import ffmpeg_bin, probe
 
 
 def assert_youtube_ready(video: Path, expected_seconds: float) -> dict:

@@ -102,7 +102,7 @@ class Service:
         """Point this test process's settings (app DB, Redis, files) and Prefect client at the service."""
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from ytmaker.settings import reload_settings
+        from ytmaker.core.settings import reload_settings
 
         keys = ("DATABASE_URL", "REDIS_URL", "DATA_DIR", "YTMAKER_MIN_TOTAL_SECONDS")
         saved = {k: os.environ.get(k) for k in keys}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from data import BatchStatus, ProjectStatus, create_project, get_batch, get_project
-from ytmaker.progress_bus import subscribe_progress
+from ytmaker.runtime.progress_bus import subscribe_progress
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ytmaker.fingerprint import module_closure
+from ytmaker.core.fingerprint import module_closure
 
 
 
@@ -54,19 +54,19 @@ def test_settings_that_change_nothing_made_change_no_key(env):
 
 def test_a_key_follows_the_code_of_the_helpers_a_step_calls():
     # The renderer's key covers the modules that draw and encode for it, not only render.py.
-    assert {"ytmaker.render", "ytmaker.subtitles", "ytmaker.text", "ytmaker.yuv", "ytmaker.ffmpeg"} <= set(
-        module_closure(("ytmaker.render",)))
-    assert {"ytmaker.drawing.thumbnail", "ytmaker.text"} <= set(module_closure(("ytmaker.drawing.thumbnail",)))
-    assert "ytmaker.drawing.segment_image" in module_closure(("ytmaker.providers.local_image",))
+    assert {"ytmaker.media.render", "ytmaker.media.subtitles", "ytmaker.media.text", "ytmaker.media.yuv", "ytmaker.media.ffmpeg"} <= set(
+        module_closure(("ytmaker.media.render",)))
+    assert {"ytmaker.media.drawing.thumbnail", "ytmaker.media.text"} <= set(module_closure(("ytmaker.media.drawing.thumbnail",)))
+    assert "ytmaker.media.drawing.segment_image" in module_closure(("ytmaker.providers.local_image",))
     # ...and a paid provider's key does not follow the local drawing code.
-    assert "ytmaker.drawing.segment_image" not in module_closure(("ytmaker.providers.stability",))
+    assert "ytmaker.media.drawing.segment_image" not in module_closure(("ytmaker.providers.stability",))
 
 
 def test_a_secret_can_never_be_part_of_a_key():
     from pydantic import SecretStr
 
-    from ytmaker.fingerprint import setting_values
-    from ytmaker.settings import get_settings
+    from ytmaker.core.fingerprint import setting_values
+    from ytmaker.core.settings import get_settings
 
     with pytest.raises(ValueError, match="secret"):
         setting_values(get_settings().model_copy(update={"gemini_api_key": SecretStr("x")}), ["gemini_api_key"])

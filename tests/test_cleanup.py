@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from data import ProjectStatus, create_project, update_project
-from ytmaker.paths import ProjectPaths
-from ytmaker.settings import get_settings
+from ytmaker.core.paths import ProjectPaths
+from ytmaker.core.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

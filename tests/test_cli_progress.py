@@ -7,7 +7,7 @@ import time
 
 from data import ProjectStatus, create_project, set_status
 from tests.samples import EN_CONTENT
-from ytmaker import progress_bus
+from ytmaker.runtime import progress_bus
 from ytmaker.cli import main
 
 

@@ -21,9 +21,9 @@ from tests.fakes.stability_server import FakeStability
 from tests.fakes.tts_server import FakeTTS
 from tests.fakes.youtube_server import FakeYouTube
 from tests.media_checks import assert_youtube_ready
-from ytmaker.ffmpeg import media_duration
-from ytmaker.progress_bus import stream_name
-from ytmaker.settings import get_settings
+from ytmaker.media.ffmpeg import media_duration
+from ytmaker.runtime.progress_bus import stream_name
+from ytmaker.core.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

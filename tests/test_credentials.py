@@ -9,8 +9,8 @@ from pydantic import SecretStr
 
 from blocks.credentials import YtmakerCredentials
 from ytmaker.cli import main
-from ytmaker.credentials import forget_cached_block, with_block_credentials
-from ytmaker.settings import get_settings
+from blocks.credentials import forget_cached_block, with_block_credentials
+from ytmaker.core.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

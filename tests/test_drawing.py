@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ytmaker.drawing.avatar import render_avatar_clip
-from ytmaker.drawing.segment_image import draw_segment_image
-from ytmaker.files import save_png
-from ytmaker.drawing.thumbnail import make_thumbnail
-from ytmaker.errors import MediaToolError
-from ytmaker.ffmpeg import ffmpeg_bin, probe
-from ytmaker.media_types import FPS, HEIGHT, WIDTH
+from ytmaker.media.drawing.avatar import render_avatar_clip
+from ytmaker.media.drawing.segment_image import draw_segment_image
+from ytmaker.media.files import save_png
+from ytmaker.media.drawing.thumbnail import make_thumbnail
+from ytmaker.core.errors import MediaToolError
+from ytmaker.media.ffmpeg import ffmpeg_bin, probe
+from ytmaker.core.media_types import FPS, HEIGHT, WIDTH
 from ytmaker.providers.base import ImageRequest
 
 CJK_DESCRIPTION = "清晨的港口，漁船緩緩駛入，遠方山巒被薄霧籠罩，海鷗在天空盤旋。"

@@ -43,8 +43,8 @@ from tests.fakes.tts_server import SYNTHESIZE_PATH, FakeTTS
 from tests.fakes.youtube_server import UPLOAD_THUMBNAILS, UPLOAD_VIDEOS, FakeYouTube
 from tests.media_checks import assert_youtube_ready
 from tests.samples import EN_CONTENT
-from ytmaker.media_types import AvatarClip, ImageAsset, Narration, PartAudio, RenderedVideo, Thumbnail
-from ytmaker.script import Script
+from ytmaker.core.media_types import AvatarClip, ImageAsset, Narration, PartAudio, RenderedVideo, Thumbnail
+from ytmaker.core.script import Script
 
 pytestmark = pytest.mark.slow
 
@@ -361,7 +361,7 @@ def test_kill_9_anywhere_and_the_rerun_finishes_without_redoing_finished_work(fa
 
     # Nothing is left held: no Stability slot, no step lock.
     assert inst.slots_taken().get("stability-concurrency", 0) == 0
-    from ytmaker.settings import Settings
+    from ytmaker.core.settings import Settings
 
     namespace = Settings(data_dir=inst.root / "data").namespace  # this installation's lock keys
     assert list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"ytmaker:{namespace}:lock:*")) == []

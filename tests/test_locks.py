@@ -1,4 +1,4 @@
-"""The cross-worker step locks (``ytmaker.locks``) against a real Redis: leases renewed while
+"""The cross-worker step locks (``tasks.locking``) against a real Redis: leases renewed while
 their process lives, gone soon after it is killed, namespaced per installation."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import uuid
 
 import redis
 
-from ytmaker.locks import StepLockManager
-from ytmaker.settings import get_settings
+from tasks.locking import StepLockManager
+from ytmaker.core.settings import get_settings
 
 URL = os.environ["REDIS_URL"]
 
@@ -38,7 +38,7 @@ def test_a_held_lock_is_renewed_while_its_process_lives():
 
 HOLDER = textwrap.dedent("""
     import os, socket, sys, threading, time
-    from ytmaker.locks import StepLockManager
+    from tasks.locking import StepLockManager
     locks = StepLockManager(os.environ["REDIS_URL"], ttl_seconds=3)
     holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:MainThread"
     assert locks.acquire_lock(sys.argv[1], holder=holder)
@@ -129,6 +129,40 @@ def test_release_locks_of_run_frees_only_that_runs_locks(prefect_harness):
     assert locks.release_locks_of_run(run_id) == 1
     assert not locks.is_locked(mine) and locks.is_locked(theirs)
     locks.release_lock(theirs, holder="h2")
+
+
+def test_a_killed_holders_lock_is_freed_at_once_and_a_live_ones_is_kept(tmp_path):
+    """A real process takes a lock and is killed (SIGKILL to its group): the lock names a
+    dead process of this host, and release_dead_locks frees it long before its TTL."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    dead_key, live_key = f"dead-{uuid.uuid4().hex}", f"live-{uuid.uuid4().hex}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from tasks.locking import StepLockManager\n"
+         f"assert StepLockManager({URL!r}, ttl_seconds=300).acquire_lock({dead_key!r}, holder='h-dead')\n"
+         "print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        locks = StepLockManager(URL, ttl_seconds=300)
+        assert locks.acquire_lock(live_key, holder="h-live")
+        (held,) = [h for h in locks.held_locks() if h.name.endswith(dead_key)]
+        assert held.pid == holder.pid and not held.holder_is_dead()
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+        freed = locks.release_dead_locks()
+        assert [h.name for h in freed if h.name.endswith((dead_key, live_key))] == [held.name]
+        assert not locks.is_locked(dead_key) and locks.is_locked(live_key)
+        locks.release_lock(live_key, holder="h-live")
+        assert not [h for h in locks.held_locks() if h.name.endswith((dead_key, live_key))]
+    finally:
+        if holder.poll() is None:
+            os.killpg(holder.pid, signal.SIGKILL)
 
 
 def test_without_redis_steps_run_unlocked_with_one_warning(caplog):

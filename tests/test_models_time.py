@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from data import create_project, get_project
 from data.models import Base, Project, YouTubeApiCall
 from tests.service import POSTGRES_ADMIN_URL
-from ytmaker.errors import InvalidProject
+from ytmaker.core.errors import InvalidProject
 from ytmaker.providers.base import PublishRequest
 from ytmaker.providers.local_publish import LocalPublisher
-from ytmaker.script import VideoMetadata
+from ytmaker.core.script import VideoMetadata
 
 TAIPEI = timezone(timedelta(hours=8))
 PUBLISH_AT = datetime(2026, 12, 1, 10, 0, tzinfo=TAIPEI)  # 02:00 UTC

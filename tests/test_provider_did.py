@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 
 from tests.fakes.did_server import FakeDID
-from ytmaker.ffmpeg import media_duration, probe, run_ffmpeg
+from ytmaker.media.ffmpeg import media_duration, probe, run_ffmpeg
 from ytmaker.providers import get_provider
 from ytmaker.providers.base import AvatarGenerator, AvatarRequest
 from ytmaker.providers.did import DIDAvatarGenerator
 from ytmaker.providers.errors import ProviderError
-from ytmaker.settings import Settings, get_settings
+from ytmaker.core.settings import Settings, get_settings
 
 KEY = "dXNlckBleGFtcGxlLmNvbQ:SECRETdid7731"
 AUDIO_SECONDS = 2.0

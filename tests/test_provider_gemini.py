@@ -11,8 +11,8 @@ from tests.fakes.gemini_server import FakeGemini, default_script, google_error
 from ytmaker.providers import get_provider
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.gemini import GeminiScriptWriter
-from ytmaker.script import Script, ScriptLimits, ScriptRequest, validate_script
-from ytmaker.settings import Settings
+from ytmaker.core.script import Script, ScriptLimits, ScriptRequest, validate_script
+from ytmaker.core.settings import Settings
 
 LIMITS = ScriptLimits(min_total=20)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.tts_server import FakeTTS, google_error, synthesize_mp3
-from ytmaker.narration import SAMPLE_RATE, decode_pcm, narrate_part
+from ytmaker.media.narration import SAMPLE_RATE, decode_pcm, narrate_part
 from ytmaker.providers import get_provider
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.google_tts import GoogleSpeechSynthesizer, language_code_for_voice
-from ytmaker.settings import Settings
+from ytmaker.core.settings import Settings
 
 
 @pytest.fixture

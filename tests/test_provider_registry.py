@@ -8,7 +8,7 @@ import sys
 SCRIPT = """
 import threading
 from ytmaker.providers import get_provider
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 settings = get_settings()
 start = threading.Barrier(8)

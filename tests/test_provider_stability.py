@@ -14,7 +14,7 @@ from ytmaker.providers import get_provider
 from ytmaker.providers.base import ImageGenerator, ImageRequest
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.stability import STYLE_SUFFIX, StabilityImageGenerator
-from ytmaker.settings import Settings, get_settings
+from ytmaker.core.settings import Settings, get_settings
 
 KEY = "sk-SECRET-stability-4f9a1c"
 

@@ -20,11 +20,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from tests.fakes.youtube_server import FakeYouTube
-from ytmaker.media_types import Publication
+from ytmaker.core.media_types import Publication
 from ytmaker.providers.base import PublishRequest
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.youtube import YouTubePublisher
-from ytmaker.script import VideoMetadata
+from ytmaker.core.script import VideoMetadata
 
 REPO = Path(__file__).resolve().parent.parent
 CHUNK = 256 * 1024
@@ -472,7 +472,7 @@ def test_chunk_size_must_be_a_multiple_of_256_kib(tmp_path):
 
 def test_from_settings_registry_and_default_record_location(fake, media, tmp_path, env, monkeypatch):
     from ytmaker.providers import _factories, available
-    from ytmaker.settings import reload_settings
+    from ytmaker.core.settings import reload_settings
 
     # The registered factory is from_settings. (get_provider would also consult the Prefect
     # credentials block for unset secrets, which starts a Prefect server: not needed here.)

@@ -26,10 +26,10 @@ from tests.fakes.did_server import FakeDID
 from tests.fakes.stability_server import FakeStability
 from tests.fakes.youtube_server import FakeYouTube
 from tests.test_provider_youtube import media, publish_request, publisher  # noqa: F401 - fixture
-from ytmaker.credentials import forget_cached_block
+from blocks.credentials import forget_cached_block
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.youtube import YouTubePublisher
-from ytmaker.quota import (
+from ytmaker.runtime.quota import (
     youtube_quota_resume_time,
     DAILY_YOUTUBE_UNITS,
     QUOTA_RESET_MARGIN_SECONDS,
@@ -40,7 +40,7 @@ from ytmaker.quota import (
     youtube_day_bounds,
     youtube_units_used_today,
 )
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -12,7 +12,7 @@ from prefect.states import Running
 from data import ProjectStatus, create_project, get_project, last_project_run, set_status
 from tests.test_video_flow import _calls, _run
 from ytmaker import providers
-from ytmaker.liveness import start_heartbeat, stop_heartbeat
+from ytmaker.runtime.liveness import start_heartbeat, stop_heartbeat
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -68,7 +68,7 @@ def test_a_restart_still_waiting_in_a_queue_is_not_doubled_when_its_claim_runs_o
     from prefect.states import Scheduled
 
     from flows import recover_interrupted_tasks
-    from ytmaker.liveness import claim
+    from ytmaker.runtime.liveness import claim
 
     env(DATABASE_URL=f"sqlite:///{tmp_path / 'queued.db'}")
     project = create_project("Bees in a queue", en_content, "en")

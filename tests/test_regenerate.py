@@ -7,7 +7,7 @@ import pytest
 from data import AssetType, create_project, get_project, list_assets
 from tests.test_video_flow import _calls, _five_segments, _run
 from ytmaker import providers
-from ytmaker.errors import InvalidProject
+from ytmaker.core.errors import InvalidProject
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.media_checks import assert_youtube_ready, frame_at, mean_abs_diff
-from ytmaker.narration import mix_narration, narrate_part
+from ytmaker.media.narration import mix_narration, narrate_part
 from ytmaker.providers.espeak import EspeakSynthesizer
-from ytmaker.render import RenderPlan, render_video
-from ytmaker.subtitles import paginate
-from ytmaker.media_types import SubtitleStyle
+from ytmaker.media.render import RenderPlan, render_video
+from ytmaker.media.subtitles import paginate
+from ytmaker.core.media_types import SubtitleStyle
 
 
 def _picture(path: Path, color: tuple[int, int, int]) -> Path:
@@ -95,7 +95,7 @@ def test_render_reports_rising_progress(rendered):
 
 
 def test_long_sentence_is_split_into_pages_that_share_its_time():
-    from ytmaker.media_types import SpokenSentence
+    from ytmaker.core.media_types import SpokenSentence
 
     sentence = SpokenSentence(text="這是一個很長的句子，" * 12, start_frame=10, frames=300)
     pages = paginate([sentence], SubtitleStyle())

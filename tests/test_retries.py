@@ -12,7 +12,7 @@ from tasks.script import write_script
 from ytmaker import providers
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.local_script import LocalScriptWriter
-from ytmaker.script import ScriptLimits, ScriptRequest
+from ytmaker.core.script import ScriptLimits, ScriptRequest
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ytmaker.errors import ScriptValidationError
+from ytmaker.core.errors import ScriptValidationError
 from ytmaker.providers.local_script import LocalScriptWriter
-from ytmaker.script import Script, ScriptLimits, ScriptRequest, ScriptSection, Segment, VideoMetadata, validate_script
-from ytmaker.text import split_sentences, wrap_text, load_font
+from ytmaker.core.script import Script, ScriptLimits, ScriptRequest, ScriptSection, Segment, VideoMetadata, validate_script
+from ytmaker.media.text import split_sentences, wrap_text, load_font
 
 
 def _request(content: str, language: str, **limits: float) -> ScriptRequest:

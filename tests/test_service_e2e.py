@@ -17,7 +17,7 @@ import redis
 from tests.samples import EN_CONTENT
 from tests.media_checks import assert_youtube_ready
 from tests.service import Service, processes_with, start_service, wait_for
-from ytmaker.ffmpeg import media_duration
+from ytmaker.media.ffmpeg import media_duration
 
 pytestmark = pytest.mark.slow
 _made: dict[str, int] = {}  # projects earlier tests finished, for later ones to reuse
@@ -183,7 +183,7 @@ def test_same_project_started_twice_computes_each_step_once(service):
 
 
 def test_quota_flow_writes_its_keys(service):
-    from ytmaker.quota import record_youtube_call
+    from ytmaker.runtime.quota import record_youtube_call
 
     record_youtube_call("videos.insert")  # in the shared app database the workers read
     record_youtube_call("thumbnails.set")
@@ -220,7 +220,7 @@ def test_scheduler_created_the_hourly_quota_runs(service):
 
 
 def _held_locks(service: Service) -> list:
-    from ytmaker.locks import lock_manager
+    from tasks.locking import lock_manager
 
     return lock_manager(service.redis_url, 90).held_locks()
 
@@ -302,8 +302,8 @@ def test_recover_restarts_a_project_whose_worker_was_killed(service):
     listed = wait_for(lambda: str(project_id) in service.run("ytmaker", "recover", "--how", "none").stdout and True,
                       30, "the project to be seen as interrupted")
     assert listed
-    dead_locks = [held for held in _held_locks(service) if held.holder_is_dead()]
-    assert dead_locks, "the killed run's render lock should still be held (its TTL is 90 s)"
+    held = _held_locks(service)
+    assert [lock for lock in held if lock.holder_is_dead()], f"the killed run's render lock should still be held: {held}"
     out = service.run("ytmaker", "recover").stdout
     assert f"project {project_id} (RENDERING): deployment" in out, out
     new_run = out.split(f"project {project_id} (RENDERING): deployment", 1)[1].split()[0]

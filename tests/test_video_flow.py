@@ -17,7 +17,7 @@ from tests.media_checks import assert_youtube_ready
 from ytmaker import providers
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.local import PillowImageGenerator
-from ytmaker.progress_bus import subscribe_progress
+from ytmaker.runtime.progress_bus import subscribe_progress
 
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -93,7 +93,7 @@ def test_zh_project_makes_a_real_video(zh_run):
     video = Path(result["video_path"])
     assert video.name == "final_video.mp4" and video.parent.name == "output"
     narration = Path(video.parent.parent / "audio" / "full_audio.mp3")
-    from ytmaker.ffmpeg import media_duration
+    from ytmaker.media.ffmpeg import media_duration
 
     assert_youtube_ready(video, media_duration(narration))
     assert result["duration_seconds"] == pytest.approx(media_duration(narration), rel=0.02)
@@ -180,7 +180,7 @@ def test_english_project(en_content):
     assert state.is_completed(), state.message
     result = state.result()
     assert result["status"] == "COMPLETED"
-    from ytmaker.ffmpeg import media_duration
+    from ytmaker.media.ffmpeg import media_duration
 
     audio = Path(result["video_path"]).parent.parent / "audio" / "full_audio.mp3"
     assert_youtube_ready(Path(result["video_path"]), media_duration(audio))

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ytmaker.errors import YtmakerError
-from ytmaker.prefect_env import apply_defaults
+from ytmaker.core.errors import YtmakerError
+from flows.prefect_defaults import apply_defaults
 
 STAGE_ORDER = [
     ("script_generation", "Script"),
@@ -63,7 +63,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     """Make a video from a bundled sample; the same sample reuses its project (and cache)."""
     import data
     from data import create_project, list_projects
-    from ytmaker.settings import get_settings
+    from ytmaker.core.settings import get_settings
 
     filename, title = SAMPLES[args.language]
     content = (Path(data.__file__).parent / "samples" / filename).read_text(encoding="utf-8")
@@ -84,8 +84,8 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
     """Save the cloud keys found in the environment into the Prefect credentials block."""
     apply_defaults()
     from blocks.credentials import FIELDS, YtmakerCredentials
-    from ytmaker.credentials import save_credentials_from_settings
-    from ytmaker.settings import get_settings
+    from blocks.credentials import save_credentials_from_settings
+    from ytmaker.core.settings import get_settings
 
     settings = get_settings()
     name = args.name or settings.credentials_block
@@ -154,8 +154,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     from tasks.limits import limit_states, reclaim_expired_leases, uses_temporary_server
-    from ytmaker.locks import lock_manager
-    from ytmaker.settings import get_settings
+    from tasks.locking import lock_manager
+    from ytmaker.core.settings import get_settings
 
     settings = get_settings()
     locks = lock_manager(settings.redis_url, settings.lock_ttl_seconds)
@@ -210,7 +210,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ytmaker.progress_bus import subscribe_progress
+    from ytmaker.runtime.progress_bus import subscribe_progress
 
     console = Console()
     with Progress(

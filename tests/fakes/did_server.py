@@ -35,7 +35,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from tests.fakes.stability_server import FakeHTTPService, Recorded
-from ytmaker.ffmpeg import ffmpeg_bin, media_duration
+from ytmaker.media.ffmpeg import ffmpeg_bin, media_duration
 
 DEFAULT_STATUSES = ("created", "started", "done")
 

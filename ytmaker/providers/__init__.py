@@ -11,8 +11,8 @@ import threading
 from collections import Counter
 from typing import Any, Callable
 
-from ytmaker.errors import ProviderNotFound
-from ytmaker.settings import Settings
+from ytmaker.core.errors import ProviderNotFound
+from ytmaker.core.settings import Settings
 
 STAGES = ("script", "tts", "image", "avatar", "publish")
 
@@ -38,7 +38,8 @@ def register(stage: str, name: str, factory: Callable[[Settings], Any], implemen
 def output_fingerprint(stage: str, name: str, settings: Settings) -> dict[str, Any]:
     """Everything about a provider that shapes its output: its name, its code and the
     settings it declares in ``OUTPUT_SETTINGS``. Part of every cache key of its steps."""
-    from ytmaker.fingerprint import code_digest, font_identity, setting_values
+    from ytmaker.core.fingerprint import code_digest, setting_values
+    from ytmaker.media.text import font_identity
 
     _load_builtin()
     implementation = _implementations.get((stage, name))
@@ -92,7 +93,7 @@ def get_provider(stage: str, settings: Settings, name: str | None = None) -> Any
             details={"stage": stage, "provider": name},
         )
     if name != "local":
-        from ytmaker.credentials import with_block_credentials
+        from blocks.credentials import with_block_credentials
 
         settings = with_block_credentials(settings)
     return _Counted(stage, factory(settings))

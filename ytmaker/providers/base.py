@@ -7,8 +7,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ytmaker.media_types import Publication
-from ytmaker.script import Script, ScriptRequest, VideoMetadata
+from ytmaker.core.media_types import Publication
+from ytmaker.core.script import Script, ScriptRequest, VideoMetadata
 
 
 class ImageRequest(BaseModel):

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw, ImageFilter
 
-from ytmaker.files import atomic_output
+from ytmaker.media.files import atomic_output
 from ytmaker.providers.base import AvatarRequest
 from ytmaker.providers.http import PooledHttpClient
 from ytmaker.providers.http import scrub as _scrub

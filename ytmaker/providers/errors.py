@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ytmaker.errors import YtmakerError
+from ytmaker.core.errors import YtmakerError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_DELAYS_SECONDS = (2, 5, 10)

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ytmaker.errors import MediaToolError
+from ytmaker.core.errors import MediaToolError
 
 VOICES = {"zh": "cmn", "en": "en-us"}
 

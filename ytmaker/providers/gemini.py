@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
 from ytmaker.providers.http import PooledHttpClient
-from ytmaker.script import Script, ScriptRequest
-from ytmaker.settings import Settings
+from ytmaker.core.script import Script, ScriptRequest
+from ytmaker.core.settings import Settings
 
 PROVIDER = "GEMINI"
 
@@ -41,7 +41,7 @@ def _section_schema(description: str) -> dict[str, Any]:
     }
 
 
-# The Script shape (ytmaker.script.Script) in Gemini's OpenAPI-subset schema.
+# The Script shape (ytmaker.core.script.Script) in Gemini's OpenAPI-subset schema.
 SCRIPT_RESPONSE_SCHEMA: dict[str, Any] = {
     "type": "OBJECT",
     "properties": {

@@ -24,7 +24,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
-from ytmaker.settings import Settings
+from ytmaker.core.settings import Settings
 
 PROVIDER = "TTS"
 MAX_INPUT_BYTES = 5000  # the API's limit for input.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ytmaker.drawing.avatar import render_avatar_clip
+from ytmaker.media.drawing.avatar import render_avatar_clip
 from ytmaker.providers.base import AvatarRequest
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ytmaker.drawing.segment_image import draw_segment_image
-from ytmaker.files import save_png
+from ytmaker.media.drawing.segment_image import draw_segment_image
+from ytmaker.media.files import save_png
 from ytmaker.providers.base import ImageRequest
 
 

@@ -12,7 +12,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ytmaker.media_types import Publication
+from ytmaker.core.media_types import Publication
 from ytmaker.providers.base import PublishRequest
 
 

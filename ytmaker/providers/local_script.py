@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ytmaker.script import Script, ScriptRequest, ScriptSection, Segment, VideoMetadata
-from ytmaker.text import split_sentences, spoken_length
+from ytmaker.core.script import Script, ScriptRequest, ScriptSection, Segment, VideoMetadata
+from ytmaker.media.text import split_sentences, spoken_length
 
 # Speaking rates of the local voices (espeak-ng defaults), measured on sample text:
 # about 3.0 words/s in English and 2.9 characters/s in Mandarin. A pause follows each sentence.

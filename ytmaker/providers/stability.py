@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from PIL import Image, ImageOps
 
-from ytmaker.files import save_png
-from ytmaker.media_types import HEIGHT, WIDTH
+from ytmaker.media.files import save_png
+from ytmaker.core.media_types import HEIGHT, WIDTH
 from ytmaker.providers.base import ImageRequest
 from ytmaker.providers.http import PooledHttpClient
 from ytmaker.providers.http import scrub as _scrub

@@ -59,7 +59,7 @@ token and the client secret are scrubbed from every message.
 
 Daily quota (``quota_ledger``, on for the pipeline's publisher built by ``from_settings``)
     Each ``videos.insert`` (when its session is created), ``thumbnails.set`` and
-    ``channels.list`` the server answers is written to the ledger (:mod:`ytmaker.quota`).
+    ``channels.list`` the server answers is written to the ledger (:mod:`ytmaker.runtime.quota`).
     Before a publish that needs a new insert and/or a thumbnail, the units they cost are
     checked against what is left of today's 10,000 (the day starts at midnight Pacific
     time); if they would not fit, nothing is sent and ``YOUTUBE_QUOTA_EXCEEDED`` is raised
@@ -100,18 +100,18 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest, MediaFileUpload
 
-from ytmaker.media_types import Publication
-from ytmaker.paths import ProjectPaths
+from ytmaker.core.media_types import Publication
+from ytmaker.core.paths import ProjectPaths
 from ytmaker.providers.base import PublishRequest
 from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
-from ytmaker.quota import (
+from ytmaker.runtime.quota import (
     DAILY_YOUTUBE_UNITS,
     YOUTUBE_UNITS,
     record_youtube_call,
     seconds_until_youtube_reset,
     youtube_units_used_today,
 )
-from ytmaker.settings import Settings
+from ytmaker.core.settings import Settings
 
 PROVIDER = "YOUTUBE"
 SCOPES = [
@@ -307,7 +307,7 @@ class YouTubePublisher:
         self.token_file = Path(token_file).expanduser()
         self.base_url = base_url.rstrip("/") + "/"
         if records_dir is None:
-            from ytmaker.settings import get_settings
+            from ytmaker.core.settings import get_settings
 
             records_dir = get_settings().projects_dir
         self._records = records_dir if callable(records_dir) else Path(records_dir)

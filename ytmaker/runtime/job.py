@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from data import ProjectRecord
-from ytmaker.hashing import file_sha256
-from ytmaker.media_types import FileRef, SubtitleStyle
+from ytmaker.core.hashing import file_sha256
+from ytmaker.core.media_types import FileRef, SubtitleStyle
 from ytmaker.providers import STAGES, provider_name
-from ytmaker.script import ScriptLimits, ScriptRequest
-from ytmaker.settings import Settings
+from ytmaker.core.script import ScriptLimits, ScriptRequest
+from ytmaker.core.settings import Settings
 
 
 class VideoJob(BaseModel):
@@ -35,7 +35,7 @@ def build_job(project: ProjectRecord, settings: Settings) -> VideoJob:
     if project.logo_path:
         from pathlib import Path
 
-        from ytmaker.errors import InvalidProject
+        from ytmaker.core.errors import InvalidProject
 
         if not Path(project.logo_path).is_file():
             raise InvalidProject(

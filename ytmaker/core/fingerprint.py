@@ -8,7 +8,6 @@ place (``tasks/caching.py``) can put it into the key:
   they import, directly or not (read from the files, so the digest is the same in every
   process). Modules that cannot change an output are left out (``NEUTRAL_MODULES``);
 * ``setting_values(names)``: the values of the named settings (never secrets);
-* ``font_identity()``: which font files draw text, and which version of them.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ytmaker.settings import Settings
+from ytmaker.core.settings import Settings
 
 PACKAGE = "ytmaker"
 # Imported almost everywhere but never decide what a step makes: configuration (the values
@@ -30,15 +29,15 @@ PACKAGE = "ytmaker"
 # lookup, HTTP plumbing (timeouts, retries), progress publishing.
 NEUTRAL_MODULES = frozenset({
     "ytmaker",
-    "ytmaker.settings",
-    "ytmaker.errors",
+    "ytmaker.core.settings",
+    "ytmaker.core.errors",
     "ytmaker.providers",
     "ytmaker.providers.errors",
     "ytmaker.providers.http",
-    "ytmaker.credentials",
-    "ytmaker.progress_bus",
-    "ytmaker.quota",
-    "ytmaker.fingerprint",
+    "blocks.credentials",
+    "ytmaker.runtime.progress_bus",
+    "ytmaker.runtime.quota",
+    "ytmaker.core.fingerprint",
 })
 
 
@@ -60,7 +59,7 @@ def _imports(name: str, source: str) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            # ``from ytmaker.drawing import avatar`` imports a module, not a name
+            # ``from ytmaker.media.drawing import avatar`` imports a module, not a name
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return {m for m in found if m == PACKAGE or m.startswith(PACKAGE + ".")}
 
@@ -120,16 +119,3 @@ def setting_values(settings: Settings, names: Iterable[str]) -> dict[str, Any]:
             raise ValueError(f"setting {name} is a secret and cannot be part of a cache key")
         values[name] = str(value) if isinstance(value, Path) else value
     return values
-
-
-def font_identity() -> list[tuple[str, int, int, int]]:
-    """(file, face index, size, mtime) of the fonts captions are drawn with: choosing another
-    font (``YTMAKER_FONT_FILE``) or upgrading the font package changes it."""
-    from ytmaker.text import cjk_font_file
-
-    identity = []
-    for bold in (True, False):
-        path, index = cjk_font_file(bold)
-        stat = os.stat(path)
-        identity.append((path, index, stat.st_size, stat.st_mtime_ns))
-    return identity

@@ -11,9 +11,9 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ytmaker.media_types import HEIGHT, WIDTH
+from ytmaker.core.media_types import HEIGHT, WIDTH
 from ytmaker.providers.base import ImageRequest
-from ytmaker.text import load_font, wrap_text
+from ytmaker.media.text import load_font, wrap_text
 
 # The background and shapes are drawn at half resolution and upscaled: they are soft
 # anyway, and this keeps one image well under half a second.

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 log = logging.getLogger("ytmaker.progress")
 

@@ -20,12 +20,12 @@ from typing import Callable, Iterator
 
 from PIL import Image
 
-from ytmaker.errors import MediaToolError
-from ytmaker.ffmpeg import ffmpeg_bin, run_ffmpeg
-from ytmaker.hashing import file_sha256
-from ytmaker.media_types import FPS, HEIGHT, WIDTH, Narration, RenderedVideo, SubtitleStyle
-from ytmaker.subtitles import paginate, subtitle_overlay
-from ytmaker.yuv import YuvBlend, rgb_to_yuv420
+from ytmaker.core.errors import MediaToolError
+from ytmaker.media.ffmpeg import ffmpeg_bin, run_ffmpeg
+from ytmaker.core.hashing import file_sha256
+from ytmaker.core.media_types import FPS, HEIGHT, WIDTH, Narration, RenderedVideo, SubtitleStyle
+from ytmaker.media.subtitles import paginate, subtitle_overlay
+from ytmaker.media.yuv import YuvBlend, rgb_to_yuv420
 
 # Longest piece of a still shot: each repeat of a piece starts with an IDR frame, so short
 # pieces encode fewer frames but make a bigger file. Measured on the 5-minute sample:

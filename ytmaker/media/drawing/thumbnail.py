@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from ytmaker.files import atomic_output
-from ytmaker.text import load_font, wrap_text
+from ytmaker.media.files import atomic_output
+from ytmaker.media.text import load_font, wrap_text
 
 THUMB_W, THUMB_H = 1280, 720
 MARGIN = 64

@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from data.models import YouTubeApiCall
 from data.store import session_scope
-from ytmaker.credentials import with_block_credentials
-from ytmaker.settings import Settings
+from blocks.credentials import with_block_credentials
+from ytmaker.core.settings import Settings
 
 log = logging.getLogger("ytmaker.quota")
 
@@ -209,7 +209,7 @@ def write_quotas_to_redis(reports: Iterable[QuotaReport], redis_url: str) -> lis
     """``SET quota:{provider} <json> EX 3600`` for each report without an error (a provider
     that could not be read is skipped: its last value expires on its own). Returns the keys
     written. Redis errors propagate: this write is the quota flow's whole job."""
-    from ytmaker.progress_bus import redis_client
+    from ytmaker.runtime.progress_bus import redis_client
 
     client = redis_client(redis_url)
     written: list[str] = []

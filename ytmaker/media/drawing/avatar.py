@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ytmaker.drawing.segment_image import SUBTITLE_BAND
-from ytmaker.files import atomic_output
-from ytmaker.errors import MediaToolError
-from ytmaker.ffmpeg import ffmpeg_bin
-from ytmaker.media_types import FPS, HEIGHT, WIDTH
-from ytmaker.text import is_cjk, load_font, wrap_text
+from ytmaker.media.drawing.segment_image import SUBTITLE_BAND
+from ytmaker.media.files import atomic_output
+from ytmaker.core.errors import MediaToolError
+from ytmaker.media.ffmpeg import ffmpeg_bin
+from ytmaker.core.media_types import FPS, HEIGHT, WIDTH
+from ytmaker.media.text import is_cjk, load_font, wrap_text
 
 SAMPLE_RATE = 22050
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 735

@@ -14,8 +14,8 @@ import threading
 
 import redis
 
-from ytmaker.progress_bus import redis_client
-from ytmaker.settings import get_settings
+from ytmaker.runtime.progress_bus import redis_client
+from ytmaker.core.settings import get_settings
 
 log = logging.getLogger("ytmaker.liveness")
 MISSED_BEATS = 3

@@ -3,6 +3,7 @@ sentence splitting, CJK-aware wrapping, and finding a font that has the glyphs."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from ytmaker.errors import MediaToolError
+from ytmaker.core.errors import MediaToolError
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
 # A sentence ends at CJK full stops (no space needed) or at .!? followed by space/end.
@@ -130,7 +131,7 @@ _FALLBACK_FONTS = [
 def cjk_font_file(bold: bool = True) -> tuple[str, int]:
     """The font file (and face index) captions are drawn with: ``YTMAKER_FONT_FILE`` when set,
     else a system font that covers Traditional Chinese and Latin."""
-    from ytmaker.settings import get_settings
+    from ytmaker.core.settings import get_settings
 
     settings = get_settings()
     if settings.font_file is not None:
@@ -171,3 +172,14 @@ def load_font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
 @lru_cache(maxsize=32)
 def _load_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size=size, index=index)
+
+
+def font_identity() -> list[tuple[str, int, int, int]]:
+    """(file, face index, size, mtime) of the fonts captions are drawn with: choosing another
+    font (``YTMAKER_FONT_FILE``) or upgrading the font package changes it."""
+    identity = []
+    for bold in (True, False):
+        path, index = cjk_font_file(bold)
+        stat = os.stat(path)
+        identity.append((path, index, stat.st_size, stat.st_mtime_ns))
+    return identity

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from ytmaker.errors import MediaToolError
+from ytmaker.core.errors import MediaToolError
 
 
 @lru_cache(maxsize=1)

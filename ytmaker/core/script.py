@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ytmaker.errors import ScriptValidationError
+from ytmaker.core.errors import ScriptValidationError
 
 
 class ScriptSection(BaseModel):

@@ -13,12 +13,12 @@ import tempfile
 import wave
 from pathlib import Path
 
-from ytmaker.ffmpeg import ffmpeg_bin, run_ffmpeg
-from ytmaker.errors import MediaToolError
-from ytmaker.hashing import file_sha256
-from ytmaker.media_types import FPS, Narration, PartAudio, SpokenSentence
+from ytmaker.media.ffmpeg import ffmpeg_bin, run_ffmpeg
+from ytmaker.core.errors import MediaToolError
+from ytmaker.core.hashing import file_sha256
+from ytmaker.core.media_types import FPS, Narration, PartAudio, SpokenSentence
 from ytmaker.providers.base import SpeechSynthesizer
-from ytmaker.text import split_sentences
+from ytmaker.media.text import split_sentences
 
 SAMPLE_RATE = 22050
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 735: exact at 30 fps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ytmaker.settings import get_settings
+from ytmaker.core.settings import get_settings
 
 
 def apply_defaults() -> None:

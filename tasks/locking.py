@@ -16,6 +16,7 @@ prefect-redis's ``RedisLockManager`` does the locking. Added here:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -34,7 +35,7 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def _namespace() -> str:
-    from ytmaker.settings import get_settings
+    from ytmaker.core.settings import get_settings
 
     return get_settings().namespace
 
@@ -129,34 +130,36 @@ class StepLockManager(RedisLockManager):
         return renewed
 
     # ------------------------------------------------------------------ bookkeeping
-    # Which flow run holds which lock, so recovery frees the locks of a dead run at once.
-    @staticmethod
-    def _owner_key(flow_run_id: str) -> str:
-        return f"ytmaker:{_namespace()}:locks-of:{flow_run_id}"
+    # Prefect's holder is a random id per transaction: it says nothing about the process. So
+    # beside each lock we note which process (host, pid) and which flow run took it, in one
+    # hash per installation; recovery and `doctor` free a dead process's locks at once.
+    def _owners_key(self) -> str:
+        return f"ytmaker:{_namespace()}:lock-owners"
 
     def _remember(self, key: str, holder: str) -> None:
         from prefect.context import TaskRunContext
 
         ctx = TaskRunContext.get()
-        if ctx is None:
-            return
-        owner = self._owner_key(str(ctx.task_run.flow_run_id))
-        pipe = self.client.pipeline()
-        pipe.hset(owner, key, holder)
-        pipe.expire(owner, 24 * 3600)
-        pipe.execute()
+        owner = {"holder": holder, "host": socket.gethostname(), "pid": os.getpid(),
+                 "flow_run_id": str(ctx.task_run.flow_run_id) if ctx is not None else None}
+        self.client.hset(self._owners_key(), self._lock_name_for_key(key), json.dumps(owner))
 
     def release_locks_of_run(self, flow_run_id: str) -> int:
         """Free the locks a (dead) flow run still holds; returns how many were freed."""
-        def release() -> int:
-            owner = self._owner_key(flow_run_id)
-            freed = 0
-            for key, holder in self.client.hgetall(owner).items():
-                freed += self._delete_if_held_by(self._lock_name_for_key(key.decode()), holder)
-            self.client.delete(owner)
-            return freed
+        return len(self._release_where(lambda held: held.flow_run_id == flow_run_id))
 
-        return self._guard(release, 0)
+    def release_dead_locks(self) -> list["HeldLock"]:
+        """Free the locks whose holder is a process of this machine that no longer exists
+        (their TTL would free them too; this does it now). Returns the freed ones."""
+        return self._release_where(HeldLock.holder_is_dead)
+
+    def _release_where(self, dead: Callable[["HeldLock"], bool]) -> list["HeldLock"]:
+        freed = []
+        for held in self.held_locks():
+            if dead(held) and self._guard(lambda: self._delete_if_held_by(held.name, held.holder), 0):
+                self._guard(lambda: self.client.hdel(self._owners_key(), held.name), 0)
+                freed.append(held)
+        return freed
 
     _DELETE_IF_HOLDER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -164,32 +167,30 @@ class StepLockManager(RedisLockManager):
         return int(self.client.eval(self._DELETE_IF_HOLDER, 1, lock_name, holder))
 
     def held_locks(self) -> list["HeldLock"]:
-        """Every step lock of this installation in Redis, with its holder and time left."""
+        """Every step lock of this installation in Redis, with its holder, the process and
+        flow run that took it, and its time left. Notes of locks gone are dropped."""
         def scan() -> list[HeldLock]:
             found = []
-            prefix = f"ytmaker:{_namespace()}:lock:"
-            for name in self.client.scan_iter(match=prefix + "*", count=500):
-                holder = self.client.get(name)
-                ttl_ms = self.client.pttl(name)
-                if holder is None:
+            owners = {name.decode(): json.loads(value) for name, value in self.client.hgetall(self._owners_key()).items()}
+            for name in list(owners):
+                holder, ttl_ms = self.client.get(name), self.client.pttl(name)
+                owner = owners.pop(name)
+                if holder is None or holder.decode(errors="replace") != owner["holder"]:
+                    self.client.hdel(self._owners_key(), name)  # released or expired
                     continue
-                found.append(HeldLock(name.decode(), holder.decode(errors="replace"), max(0, ttl_ms) / 1000))
+                found.append(HeldLock(name, owner["holder"], max(0, ttl_ms) / 1000, owner["host"], owner["pid"],
+                                      owner.get("flow_run_id")))
             return found
 
         return self._guard(scan, [])
 
-    def release_dead_locks(self) -> list["HeldLock"]:
-        """Free the locks whose holder is a process of this machine that no longer exists
-        (their TTL would free them too; this does it now). Returns the freed ones."""
-        freed = []
-        for held in self.held_locks():
-            if held.holder_is_dead() and self._guard(lambda: self._delete_if_held_by(held.name, held.holder), 0):
-                freed.append(held)
-        return freed
-
     # ------------------------------------------------------------------ passthrough, Redis optional
     def release_lock(self, key: str, holder: str) -> None:
-        self._guard(lambda: super(StepLockManager, self).release_lock(key, holder), None)
+        def release() -> None:
+            super(StepLockManager, self).release_lock(key, holder)
+            self.client.hdel(self._owners_key(), self._lock_name_for_key(key))
+
+        self._guard(release, None)
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
         return self._guard(lambda: super(StepLockManager, self).wait_for_lock(key, timeout), True)
@@ -204,16 +205,17 @@ class StepLockManager(RedisLockManager):
 @dataclass(frozen=True)
 class HeldLock:
     name: str
-    holder: str  # Prefect's holder: "host:pid:thread id:thread name"
+    holder: str  # Prefect's transaction holder id
     seconds_left: float
+    host: str
+    pid: int
+    flow_run_id: str | None
 
     def holder_is_dead(self) -> bool:
-        host, _, rest = self.holder.partition(":")
-        pid = rest.partition(":")[0]
-        if host != socket.gethostname() or not pid.isdigit():
+        if self.host != socket.gethostname():
             return False  # another machine's: its TTL frees it
         try:
-            os.kill(int(pid), 0)
+            os.kill(self.pid, 0)
         except ProcessLookupError:
             return True
         except PermissionError:

@@ -7,8 +7,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from ytmaker.media_types import HEIGHT, WIDTH, SpokenSentence, SubtitleStyle
-from ytmaker.text import load_font, spoken_length, wrap_text
+from ytmaker.core.media_types import HEIGHT, WIDTH, SpokenSentence, SubtitleStyle
+from ytmaker.media.text import load_font, spoken_length, wrap_text
 
 MAX_TEXT_WIDTH = WIDTH - 320
 

@@ -1,0 +1,1 @@
+"""Core types and settings: what every layer may import. No I/O services, no Prefect."""
