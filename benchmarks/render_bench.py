@@ -31,7 +31,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "taipei-1
 
 def prepare(out: Path) -> RenderPlan:
     """Real inputs, made once and reused by later benchmark runs."""
-    paths = ProjectPaths(out / "project")
+    paths = ProjectPaths(0, out / "project")
     script = LocalScriptWriter().write(ScriptRequest(
         project_id=0, title="台北一零一：竹子造型的摩天大樓", content=SAMPLE.read_text(encoding="utf-8"),
         language="zh-TW", limits=ScriptLimits(),

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from ytmaker.core.stages import RUNNING_STATUSES, ProjectStatus  # noqa: F401 - re-exported
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -48,23 +50,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
-
-
-class ProjectStatus(str, enum.Enum):
-    INITIALIZED = "INITIALIZED"
-    SCRIPT_GENERATING = "SCRIPT_GENERATING"
-    SCRIPT_GENERATED = "SCRIPT_GENERATED"
-    ASSETS_GENERATING = "ASSETS_GENERATING"
-    ASSETS_GENERATED = "ASSETS_GENERATED"
-    RENDERING = "RENDERING"
-    RENDERED = "RENDERED"
-    THUMBNAIL_GENERATING = "THUMBNAIL_GENERATING"
-    THUMBNAIL_GENERATED = "THUMBNAIL_GENERATED"
-    UPLOADING = "UPLOADING"
-    WAITING_FOR_QUOTA = "WAITING_FOR_QUOTA"  # rendered; a run is scheduled for the quota reset
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
 
 
 class AssetType(str, enum.Enum):
@@ -196,11 +181,3 @@ class ProjectRun(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     flow_run_id: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-# A project in one of these statuses has (or had, if its worker died) a run in progress.
-RUNNING_STATUSES = frozenset({
-    ProjectStatus.SCRIPT_GENERATING, ProjectStatus.SCRIPT_GENERATED, ProjectStatus.ASSETS_GENERATING,
-    ProjectStatus.ASSETS_GENERATED, ProjectStatus.RENDERING, ProjectStatus.RENDERED,
-    ProjectStatus.THUMBNAIL_GENERATING, ProjectStatus.THUMBNAIL_GENERATED, ProjectStatus.UPLOADING,
-})

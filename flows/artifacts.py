@@ -14,8 +14,8 @@ from prefect.artifacts import (
 )
 
 from ytmaker.core.script import Script
+from ytmaker.core.stages import progress_after, stage_named
 
-STAGE_ORDER = ["script_generation", "asset_generation", "video_rendering", "thumbnail_generation", "youtube_upload"]
 
 
 def _key(project_id: int, what: str) -> str:
@@ -28,8 +28,7 @@ def start_progress(project_id: int) -> UUID:
 
 def stage_done(artifact_id: UUID | None, stage: str) -> None:
     if artifact_id is not None:
-        done = STAGE_ORDER.index(stage) + 1
-        update_progress_artifact(artifact_id, 100.0 * done / len(STAGE_ORDER), description=f"{stage} done")
+        update_progress_artifact(artifact_id, progress_after(stage), description=f"{stage_named(stage).label} done")
 
 
 def script_table(project_id: int, script: Script) -> None:

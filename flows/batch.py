@@ -11,6 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from data import ProjectRecord, batch_project_ids, create_batch, get_batch, get_project, record_batch_result, start_batch_run
 from flows.video import video_flow
+from ytmaker.runtime.job import VideoResult
 from ytmaker.runtime import progress_bus
 from ytmaker.core.errors import error_info
 from ytmaker.core.settings import get_settings
@@ -47,9 +48,9 @@ def make_project_video(batch_id: int, project_id: int) -> dict[str, Any]:
     return outcome
 
 
-def _completed(project_id: int, result: dict[str, Any] | ProjectRecord) -> dict[str, Any]:
-    if isinstance(result, dict):
-        return {"project_id": project_id, "status": result["status"], "video_id": result.get("video_id")}
+def _completed(project_id: int, result: VideoResult | ProjectRecord) -> dict[str, Any]:
+    if isinstance(result, VideoResult):
+        return {"project_id": project_id, "status": result.status, "video_id": result.video_id}
     status = "partial_success" if (result.error_info or {}).get("code") == "PARTIAL_SUCCESS" else result.status.value
     return {"project_id": project_id, "status": status, "video_id": result.youtube_video_id}
 

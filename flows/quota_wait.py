@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
@@ -37,9 +37,11 @@ class WaitingForQuota(YtmakerError):
         self.flow_run_id = flow_run_id
 
 
-def publish_or_wait_for_quota(project_id: int, publish: Callable[[], T]) -> T:
+def publish_or_wait_for_quota(project_id: int, publish: Callable[..., T], *args: Any) -> T:
+    """``publish(*args)``; when YouTube's quota is used up, wait for its reset: as a new
+    deployment run scheduled then (raises ``WaitingForQuota``), or by sleeping here."""
     try:
-        return publish()
+        return publish(*args)
     except YtmakerError as exc:
         resume_at = youtube_quota_resume_time(exc)
         if resume_at is None:
@@ -60,4 +62,4 @@ def publish_or_wait_for_quota(project_id: int, publish: Callable[[], T]) -> T:
     progress_bus.publish(project_id, "youtube_upload", 0,
                          f"YouTube quota used up: waiting {wait:.0f} s for it to reset", resume_at=resume_at.isoformat())
     time.sleep(max(0.0, wait))
-    return publish()
+    return publish(*args)

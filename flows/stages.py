@@ -13,23 +13,14 @@ from flows.quota_wait import WaitingForQuota
 from data import ProjectStatus, set_status, update_project
 from tasks.progress import plan_stage
 from ytmaker.core.errors import error_info
-
-# stage -> (status while it runs, status when it is done)
-STATUSES = {
-    "script_generation": (ProjectStatus.SCRIPT_GENERATING, ProjectStatus.SCRIPT_GENERATED),
-    "asset_generation": (ProjectStatus.ASSETS_GENERATING, ProjectStatus.ASSETS_GENERATED),
-    "video_rendering": (ProjectStatus.RENDERING, ProjectStatus.RENDERED),
-    "thumbnail_generation": (ProjectStatus.THUMBNAIL_GENERATING, ProjectStatus.THUMBNAIL_GENERATED),
-    "youtube_upload": (ProjectStatus.UPLOADING, ProjectStatus.COMPLETED),
-}
-
+from ytmaker.core.stages import stage_named
 
 @contextmanager
 def stage(project_id: int, name: str, steps: int = 1, artifact: UUID | None = None) -> Iterator[None]:
     """Move the project into the stage and out of it; a failure inside marks the project
     FAILED with the stage, error code and message, then propagates. An interruption
     (cancel, SIGTERM) is noted with the stage but does not mark the project FAILED."""
-    running, done = STATUSES[name]
+    running, done = ProjectStatus(stage_named(name).running), ProjectStatus(stage_named(name).done)
     ctx = FlowRunContext.get()
     if ctx is not None:
         plan_stage(ctx.flow_run.id, name, steps)

@@ -8,7 +8,7 @@ are created on the Prefect API the first time they are needed (and by ``make dep
 **A slot held by a dead process is given back by itself.** A slot is a Prefect *lease* of
 ``LEASE_SECONDS`` (the server's minimum), renewed by Prefect while the holder lives. The
 leases are kept on disk (``PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE`` = the filesystem
-storage, set in ``flows.prefect_defaults``), so they outlive the API server that granted them.
+storage, set in ``tasks.prefect_defaults``), so they outlive the API server that granted them.
 Prefect's *repossessor* gives back the slots of expired leases — but only a standing
 ``prefect server`` runs it. ``ytmaker run`` and plain Python calls use a temporary server
 that does not, so while such a process needs a limit it runs the repossessor's own step

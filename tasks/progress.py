@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ytmaker.runtime import liveness
-
-from ytmaker.runtime import progress_bus
+from ytmaker.core.paths import ProjectPaths
+from ytmaker.core.stages import ERROR_STAGE, PIPELINE, ProjectStatus, stage_named
+from ytmaker.runtime import liveness, progress_bus
 
 log = logging.getLogger("ytmaker.progress")
 
@@ -56,64 +56,56 @@ def forget_run(run_id: Any) -> None:
 
 
 def _project_id(parameters: dict[str, Any]) -> int | None:
+    """A video run's project: the flow's ``project_id`` parameter (its documented signature)."""
     value = parameters.get("project_id")
     return int(value) if value is not None else None
 
 
-def _describe(task_name: str, parameters: dict[str, Any]) -> str:
-    for key in ("part", "segment_index", "which"):
-        if key in parameters and parameters[key] is not None:
-            return f"{task_name} {parameters[key]}"
-    return task_name
-
-
-def stage_hooks(stage: str) -> dict[str, list[Callable]]:
-    """on_running/on_completion/on_failure hooks for a task that belongs to ``stage``."""
+def stage_hooks(stage: str, describe: Callable[[dict[str, Any]], str]) -> dict[str, list[Callable]]:
+    """on_running/on_completion hooks of a pipeline step (``tasks.step.pipeline_step``): they
+    publish the step's progress within ``stage`` for the project the step declares (its
+    ``project`` argument), naming the item with ``describe(arguments)``."""
+    stage_named(stage)
+    title = stage.replace("_", " ")
 
     def on_running(task, task_run, state) -> None:  # noqa: ANN001
-        project_id = _ctx_project()
-        if project_id is None:
+        project = _step_project()
+        if project is None:
             return
         with _lock:
             st = _state(task_run.flow_run_id, stage)
             if st.started:
                 return
             st.started = True
-            progress_bus.publish(project_id, stage, st.percent, f"{stage.replace('_', ' ')} started")
+            progress_bus.publish(project.project_id, stage, st.percent, f"{title} started")
 
     def on_completion(task, task_run, state) -> None:  # noqa: ANN001
-        project_id = _ctx_project()
-        if project_id is None:
+        project = _step_project()
+        if project is None:
             return
-        params = _ctx_parameters()
         cached = state.name == "Cached"
+        what = describe(_step_arguments())
         with _lock:
             st = _state(task_run.flow_run_id, stage)
             st.done += 1
             st.percent = max(st.percent, min(100.0, 100.0 * st.done / st.steps))
-            what = _describe(task.name, params)
             progress_bus.publish(
-                project_id, stage, st.percent, f"{what} {'reused from cache' if cached else 'done'}"
+                project.project_id, stage, st.percent, f"{what} {'reused from cache' if cached else 'done'}"
             )
 
-    def on_failure(task, task_run, state) -> None:  # noqa: ANN001
-        project_id = _ctx_project()
-        if project_id is None:
-            return
-        log.debug("task %s failed in stage %s", task.name, stage)
-
-    return {"on_running": [on_running], "on_completion": [on_completion], "on_failure": [on_failure]}
+    return {"on_running": [on_running], "on_completion": [on_completion]}
 
 
-def _ctx_parameters() -> dict[str, Any]:
+def _step_arguments() -> dict[str, Any]:
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
     return dict(ctx.parameters) if ctx and ctx.parameters else {}
 
 
-def _ctx_project() -> int | None:
-    return _project_id(_ctx_parameters())
+def _step_project() -> ProjectPaths | None:
+    project = _step_arguments().get("project")
+    return project if isinstance(project, ProjectPaths) else None
 
 
 # ------------------------------------------------------------------ flow hooks
@@ -141,12 +133,14 @@ def flow_completed(flow, flow_run, state) -> None:  # noqa: ANN001
     from data import get_project
 
     project = get_project(project_id)
-    if project.status.value == "COMPLETED":
-        stage, message = "youtube_upload", f"Video ready: {project.video_url}"
-    elif project.status.value == "WAITING_FOR_QUOTA":
-        stage, message = "youtube_upload", (project.error_info or {}).get("message", "Waiting for the YouTube quota")
-    else:  # publish=False, or a flow that stops before publishing
-        stage, message = "thumbnail_generation", f"Video rendered ({project.status.value}); not published"
+    last = PIPELINE[-1].name
+    if project.status is ProjectStatus.COMPLETED:
+        stage, message = last, f"Video ready: {project.video_url}"
+    elif project.status is ProjectStatus.WAITING_FOR_QUOTA:
+        stage, message = last, (project.error_info or {}).get("message", "Waiting for the YouTube quota")
+    else:  # publish=False, or a flow that stops before publishing: the stage it stopped after
+        stage = next((s.name for s in PIPELINE if s.done == project.status.value), last)
+        message = f"Video rendered ({project.status.value}); not published"
     progress_bus.publish(
         project_id, stage, 100, message,
         final=True, status=project.status.value, video_id=project.youtube_video_id, video_url=project.video_url,
@@ -172,9 +166,9 @@ def flow_failed(flow, flow_run, state) -> None:  # noqa: ANN001
     try:
         info = get_project(project_id).error_info or {}
     except ProjectNotFound:
-        info = {"stage": "script_generation", "code": "PROJECT_NOT_FOUND", "message": f"Project {project_id} does not exist."}
+        info = {"stage": PIPELINE[0].name, "code": "PROJECT_NOT_FOUND", "message": f"Project {project_id} does not exist."}
     progress_bus.publish(
-        project_id, "error", 0, info.get("message", "The run failed."),
+        project_id, ERROR_STAGE, 0, info.get("message", "The run failed."),
         error=info, failed_stage=info.get("stage"), final=True, status=state.name.upper(),
     )
     forget_run(flow_run.id)
@@ -200,7 +194,7 @@ def flow_cancelled(flow, flow_run, state) -> None:  # noqa: ANN001
     except ProjectNotFound:
         return
     progress_bus.publish(
-        project_id, "error", 0, "The run was cancelled.", final=True, status="CANCELLED", failed_stage=stage,
+        project_id, ERROR_STAGE, 0, "The run was cancelled.", final=True, status="CANCELLED", failed_stage=stage,
         error={"code": "CANCELLED", "stage": stage},
     )
     forget_run(flow_run.id)

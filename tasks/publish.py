@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from tasks.caching import step_cache
-from tasks.retry import PROVIDER_RETRIES
-from tasks.progress import stage_hooks
+from tasks.step import pipeline_step
+from ytmaker.core.paths import ProjectPaths
 from ytmaker.core.media_types import Publication, RenderedVideo, Thumbnail
 from ytmaker.providers import get_provider
 from ytmaker.providers.base import PublishRequest
@@ -14,15 +12,9 @@ from ytmaker.core.script import VideoMetadata
 from ytmaker.core.settings import get_settings
 
 
-@task(
-    name="publish-video",
-    **PROVIDER_RETRIES,
-    cache_policy=step_cache(provider="publish"),
-    persist_result=True,
-    **stage_hooks("youtube_upload"),
-)
+@pipeline_step("publish-video", stage="youtube_upload", calls_provider=True, cache=step_cache(provider="publish"))
 def publish_video(
-    project_id: int,
+    project: ProjectPaths,
     video: RenderedVideo,
     thumbnail: Thumbnail,
     metadata: VideoMetadata,
@@ -33,7 +25,7 @@ def publish_video(
 ) -> Publication:
     """Publish the video with its thumbnail and metadata; the same video is never published twice."""
     request = PublishRequest(
-        project_id=project_id, video_path=video.path, video_sha256=video.sha256, thumbnail_path=thumbnail.path,
+        project_id=project.project_id, video_path=video.path, video_sha256=video.sha256, thumbnail_path=thumbnail.path,
         metadata=metadata, language=language, privacy=privacy, publish_at=publish_at,
     )
     return get_provider("publish", get_settings(), provider).publish(request)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from tasks.caching import step_cache
-from tasks.retry import PROVIDER_RETRIES
-from tasks.progress import stage_hooks
-from ytmaker.providers import get_provider
+from tasks.step import pipeline_step
+from ytmaker.core.paths import ProjectPaths
 from ytmaker.core.script import Script, ScriptRequest, validate_script
 from ytmaker.core.settings import get_settings
+from ytmaker.providers import get_provider
 
 
-@task(
-    name="write-script",
-    **PROVIDER_RETRIES,
-    cache_policy=step_cache(code=("ytmaker.core.script",), provider="script"),
-    persist_result=True,
-    **stage_hooks("script_generation"),
-)
-def write_script(project_id: int, request: ScriptRequest, provider: str) -> Script:
+@pipeline_step("write-script", stage="script_generation", calls_provider=True,
+               cache=step_cache(code=("ytmaker.core.script",), provider="script"))
+def write_script(project: ProjectPaths, request: ScriptRequest, provider: str) -> Script:
     """Write the script with the configured provider and validate it (durations, numbering)."""
     script = get_provider("script", get_settings(), provider).write(request)
-    return validate_script(script, request.limits, project_id=project_id)
+    return validate_script(script, request.limits, project_id=project.project_id)

@@ -88,12 +88,12 @@ def test_every_stage_on_its_cloud_provider_makes_a_video_and_no_key_leaks(cloud,
     assert len([r for r in cloud["stability"].requests if r.path.endswith("/generate/core")]) == len(record.script["segments"])
     assert cloud["youtube"].inserts == 1 and cloud["youtube"].completed == 1
     video_id = cloud["youtube"].only_video().id
-    assert result["video_id"] == record.youtube_video_id == video_id
-    assert result["video_url"] == f"https://www.youtube.com/watch?v={video_id}"
+    assert result.video_id == record.youtube_video_id == video_id
+    assert result.video_url == f"https://www.youtube.com/watch?v={video_id}"
     assert record.status == ProjectStatus.COMPLETED
-    audio = Path(result["video_path"]).parent.parent / "audio" / "full_audio.mp3"
-    assert_youtube_ready(Path(result["video_path"]), media_duration(audio))
-    assert cloud["youtube"].only_video().data == Path(result["video_path"]).read_bytes()
+    audio = Path(result.video_path).parent.parent / "audio" / "full_audio.mp3"
+    assert_youtube_ready(Path(result.video_path), media_duration(audio))
+    assert cloud["youtube"].only_video().data == Path(result.video_path).read_bytes()
 
     # Everything the run left behind, searched for every key and token.
     haystack: list[tuple[str, str]] = [("flow result", json.dumps(result)), ("logs", caplog.text),
@@ -144,7 +144,7 @@ def test_crash_after_upload_before_the_row_is_updated_never_uploads_twice(cloud,
     state = _run(project.id)
     assert state.is_completed(), state.message
     assert cloud["youtube"].inserts == 1  # exactly one insert reached the server
-    assert state.result()["video_id"] == video_id == get_project(project.id).youtube_video_id
+    assert state.result().video_id == video_id == get_project(project.id).youtube_video_id
 
 
 def test_youtube_quota_refusal_waits_for_the_reset_then_publishes(cloud, en_content):
@@ -157,7 +157,7 @@ def test_youtube_quota_refusal_waits_for_the_reset_then_publishes(cloud, en_cont
     started = time.monotonic()
     state = _run(project.id)
     assert state.is_completed(), state.message
-    assert state.result()["status"] == "COMPLETED" and time.monotonic() - started >= 2
+    assert state.result().status == "COMPLETED" and time.monotonic() - started >= 2
     assert cloud["youtube"].inserts == 1 and len(cloud["youtube"].requests_for("insert")) == 2
     assert get_project(project.id).status == ProjectStatus.COMPLETED
     r = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)

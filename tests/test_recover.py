@@ -10,7 +10,8 @@ from prefect import get_client
 from prefect.states import Running
 
 from data import ProjectStatus, create_project, get_project, last_project_run, set_status
-from tests.test_video_flow import _calls, _run
+from tests.flow_runs import calls_since as _calls
+from tests.flow_runs import run as _run
 from ytmaker import providers
 from ytmaker.runtime.liveness import start_heartbeat, stop_heartbeat
 

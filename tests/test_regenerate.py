@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from data import AssetType, create_project, get_project, list_assets
-from tests.test_video_flow import _calls, _five_segments, _run
+from tests.flow_runs import calls_since as _calls
+from tests.flow_runs import five_segments as _five_segments
+from tests.flow_runs import run as _run
 from ytmaker import providers
 from ytmaker.core.errors import InvalidProject
 
@@ -29,7 +31,7 @@ def test_one_picture_is_remade_and_the_video_rerendered():
     result = regenerate_image_flow(project.id, 1, "A quiet morning market under paper lanterns")
     made = _calls(calls)
     assert made == {"image": 1}  # nothing but the one picture was asked of any provider
-    assert result["status"] == "RENDERED" and result["revision"] == 1
+    assert result.status == "RENDERED" and result.revision == 1
     assert _sha(project.id, AssetType.IMAGE, 1) != before_image
     assert _sha(project.id, AssetType.FINAL_VIDEO) != before_video  # re-rendered
     assert _sha(project.id, AssetType.THUMBNAIL) != before_thumb  # the first picture is on it
@@ -39,7 +41,7 @@ def test_one_picture_is_remade_and_the_video_rerendered():
     # the revision seeds the drawing, so it is really another picture.
     remade = _sha(project.id, AssetType.IMAGE, 1)
     calls = dict(providers.provider_calls)
-    assert regenerate_image_flow(project.id, 1)["revision"] == 2
+    assert regenerate_image_flow(project.id, 1).revision == 2
     assert _calls(calls) == {"image": 1}
     assert _sha(project.id, AssetType.IMAGE, 1) != remade
 

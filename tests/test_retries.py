@@ -9,6 +9,8 @@ import pytest
 from prefect import flow
 
 from tasks.script import write_script
+from ytmaker.core.paths import ProjectPaths
+from ytmaker.core.settings import get_settings
 from ytmaker import providers
 from ytmaker.providers.errors import ProviderError
 from ytmaker.providers.local_script import LocalScriptWriter
@@ -35,7 +37,7 @@ providers.register("script", "test-scripted", lambda settings: _ScriptedWriter()
 
 @flow
 def _script_only(request: ScriptRequest):
-    return write_script(request.project_id, request, "test-scripted")
+    return write_script(ProjectPaths.for_project(get_settings().projects_dir, request.project_id), request, "test-scripted")
 
 
 def _request(en_content: str) -> ScriptRequest:

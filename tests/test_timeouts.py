@@ -7,7 +7,7 @@ import pytest
 
 from data import ProjectStatus, create_project, get_project
 from tests.service import processes_with
-from tests.test_video_flow import _run
+from tests.flow_runs import run as _run
 from ytmaker.core.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -13,10 +13,13 @@ from sqlalchemy import event
 
 from data import AssetStatus, AssetType, ProjectStatus, create_project, get_project, list_assets, update_project
 from data.models import Project
+from tests.flow_runs import FailingImages as _FailingImages
+from tests.flow_runs import calls_since as _calls
+from tests.flow_runs import five_segments as _five_segments
+from tests.flow_runs import run as _run
 from tests.media_checks import assert_youtube_ready
 from ytmaker import providers
-from ytmaker.providers.errors import ProviderError
-from ytmaker.providers.local import PillowImageGenerator
+from ytmaker.core.stages import PIPELINE
 from ytmaker.runtime.progress_bus import subscribe_progress
 
 from prefect import get_client
@@ -26,17 +29,7 @@ from tasks.caching import result_is_true
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-STAGE_ORDER = ["script_generation", "asset_generation", "video_rendering", "thumbnail_generation", "youtube_upload"]
-
-
-def _run(project_id: int):
-    from flows import video_flow
-
-    return video_flow(project_id=project_id, return_state=True)
-
-
-def _calls(before: dict[str, int]) -> dict[str, int]:
-    return {k: v - before.get(k, 0) for k, v in providers.provider_calls.items() if v - before.get(k, 0)}
+STAGE_ORDER = [stage.name for stage in PIPELINE]
 
 
 class _StatusLog:
@@ -87,30 +80,30 @@ def test_zh_project_makes_a_real_video(zh_run):
     assert zh_run["state"].is_completed(), zh_run["state"].message
     result = zh_run["state"].result()
     project = get_project(zh_run["project"].id)
-    assert result["status"] == "COMPLETED" and project.status == ProjectStatus.COMPLETED
-    assert result["video_id"] == project.youtube_video_id and result["video_url"] == project.video_url
+    assert result.status == "COMPLETED" and project.status == ProjectStatus.COMPLETED
+    assert result.video_id == project.youtube_video_id and result.video_url == project.video_url
     script = project.script
-    video = Path(result["video_path"])
+    video = Path(result.video_path)
     assert video.name == "final_video.mp4" and video.parent.name == "output"
     narration = Path(video.parent.parent / "audio" / "full_audio.mp3")
     from ytmaker.media.ffmpeg import media_duration
 
     assert_youtube_ready(video, media_duration(narration))
-    assert result["duration_seconds"] == pytest.approx(media_duration(narration), rel=0.02)
+    assert result.duration_seconds == pytest.approx(media_duration(narration), rel=0.02)
     root = video.parent.parent
     for i in range(1, len(script["segments"]) + 1):
         with Image.open(root / "images" / f"segment_{i:02d}.png") as img:
             assert img.size == (1920, 1080)
     assert (root / "avatars" / "intro.mp4").exists() and (root / "avatars" / "outro.mp4").exists()
     # Published locally with the metadata YouTube would get.
-    published = Path(result["video_url"].removeprefix("file://")).parent
+    published = Path(result.video_url.removeprefix("file://")).parent
     meta = json.loads((published / "metadata.json").read_text(encoding="utf-8"))
     assert meta["snippet"]["title"] == "台北一零一" and meta["status"]["containsSyntheticMedia"] is True
     assert (published / "video.mp4").stat().st_size == video.stat().st_size
 
 
 def test_thumbnail_is_a_1280x720_jpeg(zh_run):
-    thumb = Path(zh_run["state"].result()["thumbnail_path"])
+    thumb = Path(zh_run["state"].result().thumbnail_path)
     with Image.open(thumb) as img:
         assert img.format == "JPEG" and img.size == (1280, 720)
 
@@ -170,7 +163,7 @@ def test_rerun_of_a_finished_project_does_no_work(zh_run):
     state = _run(zh_run["project"].id)
     assert state.is_completed()
     assert _calls(before) == {}
-    assert state.result()["video_id"] == zh_run["state"].result()["video_id"]
+    assert state.result().video_id == zh_run["state"].result().video_id
     assert zh_run["calls"]["image"] == len(get_project(zh_run["project"].id).script["segments"])
 
 
@@ -179,40 +172,11 @@ def test_english_project(en_content):
     state = _run(project.id)
     assert state.is_completed(), state.message
     result = state.result()
-    assert result["status"] == "COMPLETED"
+    assert result.status == "COMPLETED"
     from ytmaker.media.ffmpeg import media_duration
 
-    audio = Path(result["video_path"]).parent.parent / "audio" / "full_audio.mp3"
-    assert_youtube_ready(Path(result["video_path"]), media_duration(audio))
-
-
-class _FailingImages:
-    """A real image provider that refuses the segments listed in ``fail`` (a test double
-    registered through the provider registry, the way any provider is chosen)."""
-
-    fail: set[int] = set()
-    refuse: set[int] = set()  # refused by content policy: that picture only is lost
-
-    def generate(self, request, out_path):  # noqa: ANN001
-        if request.segment_index in self.fail:
-            raise RuntimeError(f"refused segment {request.segment_index}")
-        if request.segment_index in self.refuse:
-            raise ProviderError("STABILITY", "CONTENT_POLICY", f"segment {request.segment_index}", status=403)
-        return PillowImageGenerator().generate(request, out_path)
-
-
-providers.register("image", "test-failing", lambda settings: _FailingImages(), _FailingImages)
-
-
-def _five_segments() -> str:
-    paragraphs = [
-        "The first part talks about the morning market. Fresh bread and warm soy milk fill the air.",
-        "The second part follows the river past the old bridge. Fishermen wait there in silence.",
-        "The third part climbs the hill to the temple. Its bells ring every hour of the day.",
-        "The fourth part visits the night market. Lanterns glow above noodles and sweet drinks.",
-        "The fifth part ends on the harbour at dusk. Ships leave as the sun goes down slowly.",
-    ]
-    return "\n\n".join(paragraphs)
+    audio = Path(result.video_path).parent.parent / "audio" / "full_audio.mp3"
+    assert_youtube_ready(Path(result.video_path), media_duration(audio))
 
 
 def test_failure_at_image_3_then_rerun_redoes_only_what_is_unfinished(env, status_log):
@@ -247,7 +211,7 @@ def test_editing_the_content_redoes_only_what_it_changes():
     project = create_project("Five places (edit)", content, "en")
     first = _run(project.id)
     assert first.is_completed()
-    first_duration = first.result()["duration_seconds"]
+    first_duration = first.result().duration_seconds
     edited = content.replace("past the old bridge", "past the stone bridge")
     update_project(project.id, content=edited)
     before = dict(providers.provider_calls)
@@ -268,7 +232,7 @@ def test_editing_the_content_redoes_only_what_it_changes():
     assert back.is_completed(), back.message
     calls = _calls(before)
     assert calls.get("tts") == 2 and calls.get("image") == 1 and "script" not in calls and "avatar" not in calls
-    assert back.result()["duration_seconds"] == first_duration  # A's narration under A's timeline
+    assert back.result().duration_seconds == first_duration  # A's narration under A's timeline
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[back.state_details.flow_run_id])))
     for run in runs:  # every file a step of this run hands back is the file it describes
@@ -328,18 +292,18 @@ def test_a_refused_picture_is_a_placeholder_and_a_rerun_retries_it(env):
         _FailingImages.refuse = set()
     assert state.is_completed(), state.message
     result = state.result()
-    assert result["status"] == "partial_success"
-    assert result["errors"] == [{"asset_type": "IMAGE", "segment_index": 4, "code": "STABILITY_CONTENT_POLICY",
-                                 "error": result["errors"][0]["error"]}]
+    assert result.status == "partial_success"
+    assert result.errors == [{"asset_type": "IMAGE", "segment_index": 4, "code": "STABILITY_CONTENT_POLICY",
+                                 "error": result.errors[0]["error"]}]
     record = get_project(project.id)
     assert record.status == ProjectStatus.COMPLETED and record.error_info["code"] == "PARTIAL_SUCCESS"
     image_4 = next(a for a in list_assets(project.id) if a.type == AssetType.IMAGE and a.segment_index == 4)
     assert image_4.status == AssetStatus.FAILED
-    assert Path(result["video_path"]).exists()
+    assert Path(result.video_path).exists()
 
     before = dict(providers.provider_calls)
     again = _run(project.id)
-    assert again.is_completed() and again.result()["status"] == "COMPLETED"
+    assert again.is_completed() and again.result().status == "COMPLETED"
     assert _calls(before).get("image") == 1  # only the refused picture is tried again
     assert get_project(project.id).error_info is None
 
@@ -375,6 +339,6 @@ def test_the_run_shows_its_script_progress_and_links_in_the_ui(zh_run):
         results = latest("results")
     assert script.type == "table" and "segment 1" in str(script.data)
     assert progress.type == "progress" and float(progress.data) == 100.0
-    assert video.type == "markdown" or zh_run["state"].result()["video_url"] in str(video.data)
-    assert zh_run["state"].result()["video_url"] in str(video.data)
+    assert video.type == "markdown" or zh_run["state"].result().video_url in str(video.data)
+    assert zh_run["state"].result().video_url in str(video.data)
     assert "final_video.mp4" in str(results.data)

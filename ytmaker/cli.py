@@ -7,16 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from tasks.prefect_defaults import apply_defaults
 from ytmaker.core.errors import YtmakerError
-from flows.prefect_defaults import apply_defaults
-
-STAGE_ORDER = [
-    ("script_generation", "Script"),
-    ("asset_generation", "Assets"),
-    ("video_rendering", "Render"),
-    ("thumbnail_generation", "Thumbnail"),
-    ("youtube_upload", "Publish"),
-]
+from ytmaker.core.stages import ERROR_STAGE, PIPELINE
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
@@ -45,10 +38,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = video_flow(project_id=args.project_id)
     done = {k: provider_calls[k] - before.get(k, 0) for k in provider_calls if provider_calls[k] - before.get(k, 0)}
     print()
-    print(f"Project {args.project_id}: {result['status']}")
-    print(f"  video:     {result['video_path']} ({result['duration_seconds']:.1f} s)")
-    print(f"  thumbnail: {result['thumbnail_path']}")
-    print(f"  published: {result['video_id']} -> {result['video_url']} ({result['video_status']})")
+    print(f"Project {args.project_id}: {result.status}")
+    print(f"  video:     {result.video_path} ({result.duration_seconds:.1f} s)")
+    print(f"  thumbnail: {result.thumbnail_path}")
+    print(f"  published: {result.video_id} -> {result.video_url} ({result.video_status})")
     print(f"  provider calls this run: {done or 'none (every step reused from cache)'}")
     return 0
 
@@ -217,7 +210,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
         TextColumn("{task.description:<10}"), BarColumn(bar_width=30), TextColumn("{task.percentage:>5.1f}%"),
         TimeElapsedColumn(), TextColumn("{task.fields[note]}"), console=console,
     ) as bars:
-        ids = {stage: bars.add_task(label, total=100, note="", start=False) for stage, label in STAGE_ORDER}
+        ids = {stage.name: bars.add_task(stage.label, total=100, note="", start=False) for stage in PIPELINE}
         seen = False
         for message in subscribe_progress(args.project_id, replay=True, timeout=args.timeout, until_final=False):
             seen = True
@@ -226,7 +219,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
             # earlier run stays in Redis until a newly submitted run actually starts.
             if message.get("final") and not _finished(args.project_id):
                 continue
-            if stage == "error":
+            if stage == ERROR_STAGE:
                 bars.stop()
                 console.print(f"[red]Failed in {message.get('failed_stage')}: {message['message']}[/red]")
                 return 1

@@ -44,19 +44,14 @@ class MediaToolError(YtmakerError):
     code = "MEDIA_TOOL_FAILED"
 
 
-# Steps with a task timeout, and the setting that sets it.
-STEP_TIMEOUT_SETTINGS = {
-    "video_rendering": "YTMAKER_RENDER_TIMEOUT_SECONDS",
-    "youtube_upload": "YTMAKER_UPLOAD_TIMEOUT_SECONDS",
-}
-
-
 def error_info(exc: BaseException, stage: str) -> dict[str, Any]:
     """The project's ``error_info`` for any exception (unknown ones get a generic code)."""
     if isinstance(exc, YtmakerError):
         return exc.to_info(stage)
     if isinstance(exc, TimeoutError):
-        setting = STEP_TIMEOUT_SETTINGS.get(stage)
+        from ytmaker.core.stages import STAGES
+
+        setting = STAGES[stage].timeout_setting if stage in STAGES else None
         return {
             "stage": stage,
             "code": "STEP_TIMEOUT",
@@ -70,3 +65,4 @@ def error_info(exc: BaseException, stage: str) -> dict[str, Any]:
         "message": f"{type(exc).__name__}: {exc}",
         "details": {},
     }
+

@@ -8,11 +8,15 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class ProjectPaths:
+    """A project and where its files live. Every pipeline step receives one as its first
+    argument: it says which project the step works for, and where to write."""
+
+    project_id: int
     root: Path  # data/projects/{id}
 
     @classmethod
     def for_project(cls, projects_dir: Path, project_id: int) -> "ProjectPaths":
-        return cls(Path(projects_dir) / str(project_id))
+        return cls(project_id, Path(projects_dir) / str(project_id))
 
     @property
     def audio_dir(self) -> Path:

@@ -20,15 +20,6 @@ from ytmaker.core.settings import get_settings
 
 log = logging.getLogger("ytmaker.progress")
 
-STAGES = (
-    "script_generation",
-    "asset_generation",
-    "video_rendering",
-    "thumbnail_generation",
-    "youtube_upload",
-    "error",
-)
-
 _clients: dict[str, redis.Redis] = {}
 _down_since: dict[str, float] = {}
 _lock = threading.Lock()
