@@ -148,11 +148,21 @@ def create_project(
         return ProjectRecord.model_validate(project)
 
 
+_NOT_FOUND = {Project: ("Project", "project_id"), BatchTask: ("Batch", "batch_id")}
+
+
+def _existing(s: Session, model: type[Project] | type[BatchTask], ident: int) -> Any:
+    """Row ``ident`` of ``model`` (a project or a batch), or ProjectNotFound."""
+    row = s.get(model, ident)
+    if row is None:
+        noun, key = _NOT_FOUND[model]
+        raise ProjectNotFound(f"{noun} {ident} does not exist.", details={key: ident})
+    return row
+
+
 def get_project(project_id: int) -> ProjectRecord:
     with session_scope() as s:
-        project = s.get(Project, project_id)
-        if project is None:
-            raise ProjectNotFound(f"Project {project_id} does not exist.", details={"project_id": project_id})
+        project = _existing(s, Project, project_id)
         return ProjectRecord.model_validate(project)
 
 
@@ -165,9 +175,7 @@ def list_projects(limit: int = 50) -> list[ProjectRecord]:
 def update_project(project_id: int, **fields: Any) -> ProjectRecord:
     """Set columns on a project (status, script, error_info, ...)."""
     with session_scope() as s:
-        project = s.get(Project, project_id)
-        if project is None:
-            raise ProjectNotFound(f"Project {project_id} does not exist.", details={"project_id": project_id})
+        project = _existing(s, Project, project_id)
         for key, value in fields.items():
             if not hasattr(Project, key):
                 raise AttributeError(f"Project has no column {key!r}")
@@ -241,9 +249,7 @@ def create_batch(project_ids: list[int], name: str | None = None) -> BatchRecord
 
 def get_batch(batch_id: int) -> BatchRecord:
     with session_scope() as s:
-        batch = s.get(BatchTask, batch_id)
-        if batch is None:
-            raise ProjectNotFound(f"Batch {batch_id} does not exist.", details={"batch_id": batch_id})
+        batch = _existing(s, BatchTask, batch_id)
         return BatchRecord.model_validate(batch)
 
 
@@ -255,9 +261,7 @@ def batch_project_ids(batch_id: int) -> list[int]:
 def start_batch_run(batch_id: int) -> BatchRecord:
     """A (re)run starts counting from zero."""
     with session_scope() as s:
-        batch = s.get(BatchTask, batch_id)
-        if batch is None:
-            raise ProjectNotFound(f"Batch {batch_id} does not exist.", details={"batch_id": batch_id})
+        batch = _existing(s, BatchTask, batch_id)
         batch.status, batch.completed, batch.failed = BatchStatus.PROCESSING, 0, 0
         batch.total = len(list(s.scalars(select(Project.id).where(Project.batch_id == batch_id))))
         s.flush()
@@ -288,9 +292,7 @@ def request_image_remake(project_id: int, segment_index: int, description: str |
     """Ask for segment ``segment_index``'s picture to be made again; returns the new revision.
     A new description replaces the script's until another one is given."""
     with session_scope() as s:
-        project = s.get(Project, project_id)
-        if project is None:
-            raise ProjectNotFound(f"Project {project_id} does not exist.", details={"project_id": project_id})
+        project = _existing(s, Project, project_id)
         count = len((project.script or {}).get("segments", []))
         if not 1 <= segment_index <= count:
             raise InvalidProject(

@@ -11,13 +11,14 @@ from typing import Any
 
 from prefect import flow, task
 
-from ytmaker.runtime.quota import read_quotas, write_quotas_to_redis
+from blocks.credentials import with_block_credentials
 from ytmaker.core.settings import get_settings
+from ytmaker.runtime.quota import read_quotas, write_quotas_to_redis
 
 
 @task(name="check-quotas")
 def check_quotas() -> dict[str, dict[str, Any]]:
-    settings = get_settings()
+    settings = with_block_credentials(get_settings())  # keys as the steps find them
     reports = read_quotas(settings)
     write_quotas_to_redis(reports, settings.redis_url)
     return {report.provider: report.model_dump(mode="json") for report in reports}

@@ -176,7 +176,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     publisher = YouTubePublisher(
         token_file=token_file,
         base_url=args.base_url or settings.youtube_base_url,
-        records_dir=settings.projects_dir,
         timeout=args.timeout or settings.http_timeout_seconds,
     )
     try:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from data import AssetType, record_asset
 from tasks.caching import step_cache
+from tasks.providers import provider_named
 from tasks.limits import provider_limits
 from tasks.step import pipeline_step
 from ytmaker.core.hashing import file_sha256
 from ytmaker.core.media_types import AvatarClip, ImageAsset, Narration, PartAudio
 from ytmaker.core.paths import ProjectPaths
-from ytmaker.core.settings import get_settings
 from ytmaker.media import narration
-from ytmaker.providers import get_provider
 from ytmaker.providers.base import AvatarRequest, ImageRequest
 
 ASSETS = "asset_generation"
@@ -21,7 +20,7 @@ ASSETS = "asset_generation"
                cache=step_cache(code=("ytmaker.media.narration",), provider="tts"))
 def narrate_part(project: ProjectPaths, part: str, text: str, language: str, min_seconds: float, provider: str) -> PartAudio:
     """Speak one part of the script (intro, a segment, outro)."""
-    synthesizer = get_provider("tts", get_settings(), provider)
+    synthesizer = provider_named("tts", provider)
     return narration.narrate_part(
         synthesizer, part=part, text=text, language=language, out_wav=project.part_audio(part), min_seconds=min_seconds,
     )
@@ -42,7 +41,7 @@ def draw_image(project: ProjectPaths, request: ImageRequest, provider: str) -> I
     out = project.image(request.segment_index)
     try:
         with provider_limits("image", provider):
-            get_provider("image", get_settings(), provider).generate(request, out)
+            provider_named("image", provider).generate(request, out)
     except Exception as exc:
         record_asset(project.project_id, AssetType.IMAGE, segment_index=request.segment_index, error=str(exc)[:2000])
         raise
@@ -60,7 +59,7 @@ def make_avatar(project: ProjectPaths, which: str, text: str, language: str, aud
     request = AvatarRequest(project_id=project.project_id, which=which, text=text, language=language,
                             audio_path=audio.path)
     try:
-        get_provider("avatar", get_settings(), provider).generate(request, out)
+        provider_named("avatar", provider).generate(request, out)
     except Exception as exc:
         record_asset(project.project_id, asset_type, error=str(exc)[:2000])
         raise

@@ -150,12 +150,20 @@ async def _leases_by_limit() -> dict[str, list[tuple[str, int, float]]]:
 
 # ---------------------------------------------------------------- what a provider call holds
 
+# The steps of one process queue here for their turn, first come first served, and ask the
+# Prefect limit (which holds across workers) only once a slot of their own is free: asked
+# while it is full, Prefect's client backs off for seconds, and the waves of requests would
+# not overlap.
+_local_stability_slots = threading.BoundedSemaphore(STABILITY_CONCURRENCY)
+
+
 @contextmanager
 def _stability() -> Iterator[None]:
     ensure_limits()
-    rate_limit("stability-requests", strict=True)
-    with concurrency("stability-concurrency", strict=True, lease_duration=LEASE_SECONDS):
-        yield
+    with _local_stability_slots:
+        rate_limit("stability-requests", strict=True)
+        with concurrency("stability-concurrency", strict=True, lease_duration=LEASE_SECONDS):
+            yield
 
 
 def provider_limits(kind: str, provider: str) -> ContextManager[None]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from tasks.caching import step_cache
+from tasks.providers import provider_named
 from tasks.step import pipeline_step
 from ytmaker.core.paths import ProjectPaths
 from ytmaker.core.media_types import Publication, RenderedVideo, Thumbnail
-from ytmaker.providers import get_provider
 from ytmaker.providers.base import PublishRequest
 from ytmaker.core.script import VideoMetadata
-from ytmaker.core.settings import get_settings
 
 
 @pipeline_step("publish-video", stage="youtube_upload", calls_provider=True, cache=step_cache(provider="publish"))
@@ -27,5 +26,6 @@ def publish_video(
     request = PublishRequest(
         project_id=project.project_id, video_path=video.path, video_sha256=video.sha256, thumbnail_path=thumbnail.path,
         metadata=metadata, language=language, privacy=privacy, publish_at=publish_at,
+        upload_record_path=str(project.upload_record),
     )
-    return get_provider("publish", get_settings(), provider).publish(request)
+    return provider_named("publish", provider).publish(request)

@@ -96,7 +96,7 @@ def test_every_stage_on_its_cloud_provider_makes_a_video_and_no_key_leaks(cloud,
     assert cloud["youtube"].only_video().data == Path(result.video_path).read_bytes()
 
     # Everything the run left behind, searched for every key and token.
-    haystack: list[tuple[str, str]] = [("flow result", json.dumps(result)), ("logs", caplog.text),
+    haystack: list[tuple[str, str]] = [("flow result", result.model_dump_json()), ("logs", caplog.text),
                                        ("project row", record.model_dump_json())]
     r = redis.Redis.from_url(get_settings().redis_url, decode_responses=True)
     haystack += [("progress", json.dumps(r.xrange(stream_name(project.id))))]

@@ -68,16 +68,21 @@ def publisher(fake: FakeYouTube, tmp_path: Path, *, expired: bool = True, **kwar
     return YouTubePublisher(
         token_file=token_file,
         base_url=fake.base_url,
-        records_dir=tmp_path / "projects",
         chunk_size=kwargs.pop("chunk_size", CHUNK),
         timeout=kwargs.pop("timeout", 10),
         **kwargs,
     )
 
 
-def publish_request(media: dict, project_id: int = 7, **overrides) -> PublishRequest:
+def record_file(tmp_path: Path, project_id: int = 7) -> Path:
+    """Where the pipeline keeps a project's upload record (tmp_path stands for the data folder)."""
+    return tmp_path / "projects" / str(project_id) / "output" / "youtube_upload.json"
+
+
+def publish_request(media: dict, tmp_path: Path, project_id: int = 7, **overrides) -> PublishRequest:
     values = dict(
         project_id=project_id,
+        upload_record_path=str(record_file(tmp_path, project_id)),
         video_path=str(media["video"]),
         video_sha256=media["sha"],
         thumbnail_path=str(media["thumb"]),
@@ -95,7 +100,7 @@ def publish_request(media: dict, project_id: int = 7, **overrides) -> PublishReq
 
 
 def read_record(tmp_path: Path, project_id: int = 7) -> dict:
-    return json.loads((tmp_path / "projects" / str(project_id) / "output" / "youtube_upload.json").read_text())
+    return json.loads(record_file(tmp_path, project_id).read_text())
 
 
 def chunk_starts(fake: FakeYouTube) -> list[int]:
@@ -125,7 +130,7 @@ def assert_no_secrets(exc: BaseException, secrets: list[str]) -> None:
 
 def test_upload_in_chunks_with_refresh_metadata_thumbnail_and_base_url(fake, media, tmp_path):
     pub = publisher(fake, tmp_path, expired=True)
-    request = publish_request(media, publish_at="2031-05-01T09:30:00+08:00")
+    request = publish_request(media, tmp_path, publish_at="2031-05-01T09:30:00+08:00")
 
     result = pub.publish(request)
 
@@ -187,12 +192,12 @@ def test_upload_in_chunks_with_refresh_metadata_thumbnail_and_base_url(fake, med
     assert record["video_sha256"] == media["sha"]
     assert record["video_id"] == video.id
     assert record["started_at"] and record["thumbnail_set"] is True
-    assert stat.S_IMODE((tmp_path / "projects/7/output/youtube_upload.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE(record_file(tmp_path).stat().st_mode) == 0o600
 
 
 def test_unscheduled_upload_keeps_privacy_and_a_valid_token_is_not_refreshed(fake, media, tmp_path):
     pub = publisher(fake, tmp_path, expired=False, category_id="28")
-    result = pub.publish(publish_request(media, privacy="unlisted", language="zh-TW"))
+    result = pub.publish(publish_request(media, tmp_path, privacy="unlisted", language="zh-TW"))
 
     (insert,) = fake.requests_for("insert")
     assert insert.json["status"] == {
@@ -210,7 +215,7 @@ def test_metadata_is_fitted_to_youtube_limits(fake, media, tmp_path):
     description = "台北一零一。" * 500  # 3000 characters, 9000 UTF-8 bytes: YouTube counts bytes
     tags = ["bees", "bees", "honey, wax", "<b>", *[f"tag number {i}" for i in range(60)]]
     publisher(fake, tmp_path).publish(
-        publish_request(media, metadata=VideoMetadata(title="Bees", description=description, tags=tags))
+        publish_request(media, tmp_path, metadata=VideoMetadata(title="Bees", description=description, tags=tags))
     )
     snippet = fake.requests_for("insert")[0].json["snippet"]
     assert len(snippet["description"].encode("utf-8")) <= 5000
@@ -220,12 +225,12 @@ def test_metadata_is_fitted_to_youtube_limits(fake, media, tmp_path):
 
 
 def test_token_uri_from_the_file_is_trusted_only_for_google_or_the_api_host(tmp_path):
-    pub = YouTubePublisher(tmp_path / "t.json", "http://127.0.0.1:8080/", tmp_path)
-    assert pub._trusted_token_uri("https://oauth2.googleapis.com/token")
-    assert pub._trusted_token_uri("http://127.0.0.1:8080/token")
-    assert not pub._trusted_token_uri("http://127.0.0.1:9999/token")
-    assert not pub._trusted_token_uri("https://evil.example/token")
-    assert not pub._trusted_token_uri("http://oauth2.googleapis.com/token")  # not over plain HTTP
+    pub = YouTubePublisher(tmp_path / "t.json", "http://127.0.0.1:8080/")
+    assert pub.token.trusted_token_uri("https://oauth2.googleapis.com/token")
+    assert pub.token.trusted_token_uri("http://127.0.0.1:8080/token")
+    assert not pub.token.trusted_token_uri("http://127.0.0.1:9999/token")
+    assert not pub.token.trusted_token_uri("https://evil.example/token")
+    assert not pub.token.trusted_token_uri("http://oauth2.googleapis.com/token")  # not over plain HTTP
 
 
 # ---------------------------------------------------------------------- failures while sending
@@ -233,7 +238,7 @@ def test_token_uri_from_the_file_is_trusted_only_for_google_or_the_api_host(tmp_
 
 def test_503_on_chunk_3_resumes_the_same_session(fake, media, tmp_path):
     fake.fail("chunk", 503, nth=3)
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
 
     assert fake.inserts == 1 and fake.completed == 1
     assert fake.only_video().data == media["bytes"]
@@ -247,7 +252,7 @@ def test_503_on_chunk_3_resumes_the_same_session(fake, media, tmp_path):
 
 def test_connection_dropped_mid_chunk_resumes_the_same_session(fake, media, tmp_path):
     fake.drop("chunk", nth=2, times=2)  # twice: also defeats httplib2's one silent re-send
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
 
     assert fake.inserts == 1 and fake.completed == 1
     assert fake.only_video().data == media["bytes"]
@@ -259,7 +264,7 @@ def test_connection_dropped_mid_chunk_resumes_the_same_session(fake, media, tmp_
 def test_persistent_5xx_gives_up_boundedly_and_the_next_publish_resumes(fake, media, tmp_path):
     fake.fail("chunk", 503, nth=2, times=None)
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert info.value.code == "YOUTUBE_SERVER_ERROR" and info.value.retryable and info.value.status == 503
     # 1 good chunk, then the failing one: first try + one per retry delay, each retry asking first.
     assert len(fake.requests_for("chunk")) == 1 + 1 + len(FAST_RETRIES)
@@ -269,7 +274,7 @@ def test_persistent_5xx_gives_up_boundedly_and_the_next_publish_resumes(fake, me
     assert record["session_uri"] and not record.get("video_id")
 
     fake.clear_faults()
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert fake.inserts == 1 and fake.completed == 1
     assert fake.only_video().data == media["bytes"] and result.video_id == fake.only_video().id
 
@@ -277,14 +282,14 @@ def test_persistent_5xx_gives_up_boundedly_and_the_next_publish_resumes(fake, me
 def test_token_refused_mid_upload_is_an_auth_error_and_the_session_survives(fake, media, tmp_path):
     fake.fail("chunk", 401, nth=3, times=None)  # e.g. access revoked during the upload
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert info.value.code == "YOUTUBE_AUTH" and not info.value.retryable
     assert len(fake.requests_for("token")) == 3  # the first refresh + google-auth's two on 401
     assert_no_secrets(info.value, secrets_of(fake, tmp_path / "youtube_token.json"))
     assert read_record(tmp_path)["session_uri"]
 
     fake.clear_faults()  # re-authorised: the same session continues
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert fake.inserts == 1 and fake.only_video().data == media["bytes"]
     assert result.video_id == fake.only_video().id
 
@@ -292,7 +297,7 @@ def test_token_refused_mid_upload_is_an_auth_error_and_the_session_survives(fake
 def test_interrupted_upload_is_resumed_by_the_next_publish(fake, media, tmp_path):
     fake.drop("chunk", nth=2, times=None)  # chunk 2 never gets through: the client gives up
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert info.value.code == "YOUTUBE_CONNECTION" and info.value.retryable
     assert_no_secrets(info.value, secrets_of(fake, tmp_path / "youtube_token.json"))
     assert fake.inserts == 1 and fake.completed == 0
@@ -303,7 +308,7 @@ def test_interrupted_upload_is_resumed_by_the_next_publish(fake, media, tmp_path
     chunks_before = len(fake.requests_for("chunk"))
 
     fake.clear_faults()
-    result = publisher(fake, tmp_path).publish(publish_request(media))  # a fresh instance: the record alone
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))  # a fresh instance: the record alone
 
     assert fake.inserts == 1 and fake.completed == 1
     assert fake.only_video().data == media["bytes"]
@@ -314,11 +319,11 @@ def test_interrupted_upload_is_resumed_by_the_next_publish(fake, media, tmp_path
 
 
 def test_crash_after_upload_before_the_caller_stored_the_result(fake, media, tmp_path):
-    first = publisher(fake, tmp_path).publish(publish_request(media))
+    first = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     requests_before = len(fake.requests)
 
     # The caller died before storing ``first``; a new process publishes the same video again.
-    second = publisher(fake, tmp_path).publish(publish_request(media))
+    second = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
 
     assert second == first
     assert fake.inserts == 1 and fake.completed == 1
@@ -327,7 +332,7 @@ def test_crash_after_upload_before_the_caller_stored_the_result(fake, media, tmp
     # The thumbnail changed since: only the thumbnail is set again, the video stays.
     new_thumb = tmp_path / "thumbnail_v2.jpg"
     new_thumb.write_bytes(media["thumb"].read_bytes() + b"\0")
-    third = publisher(fake, tmp_path).publish(publish_request(media, thumbnail_path=str(new_thumb)))
+    third = publisher(fake, tmp_path).publish(publish_request(media, tmp_path, thumbnail_path=str(new_thumb)))
     assert third == first and fake.inserts == 1
     assert [r.op for r in fake.requests[requests_before:]] == ["thumbnail"]
     assert fake.thumbnails[first.video_id] == new_thumb.read_bytes()
@@ -339,13 +344,13 @@ def test_reply_to_the_last_chunk_lost_then_the_next_publish_finds_the_video(fake
     fake.drop("chunk", nth=n_chunks, times=None, after=True)
     fake.drop("status", times=None, after=True)
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert info.value.retryable
     assert fake.completed == 1  # the video exists on the server...
     assert not read_record(tmp_path).get("video_id")  # ...but the client never learnt its id
 
     fake.clear_faults()
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
 
     assert fake.inserts == 1 and fake.completed == 1  # no second video
     assert result.video_id == fake.only_video().id
@@ -356,12 +361,12 @@ def test_reply_to_the_last_chunk_lost_then_the_next_publish_finds_the_video(fake
 def test_expired_session_is_the_only_case_of_a_second_insert(fake, media, tmp_path):
     fake.drop("chunk", nth=2, times=None)
     with pytest.raises(ProviderError):
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     fake.clear_faults()
     fake.expire_sessions()  # the server forgot the session: that upload never completed
     queries_before = len(fake.requests_for("status"))
 
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
 
     assert fake.inserts == 2 and fake.completed == 1
     assert fake.only_video().data == media["bytes"] and result.video_id == fake.only_video().id
@@ -371,12 +376,12 @@ def test_expired_session_is_the_only_case_of_a_second_insert(fake, media, tmp_pa
 
 
 def test_a_changed_video_is_a_new_upload_with_a_new_record(fake, media, tmp_path):
-    first = publisher(fake, tmp_path).publish(publish_request(media))
+    first = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     changed = tmp_path / "final_video_v2.mp4"
     changed.write_bytes(media["bytes"] + b"\0" * 1000)
     sha = hashlib.sha256(changed.read_bytes()).hexdigest()
 
-    second = publisher(fake, tmp_path).publish(publish_request(media, video_path=str(changed), video_sha256=sha))
+    second = publisher(fake, tmp_path).publish(publish_request(media, tmp_path, video_path=str(changed), video_sha256=sha))
 
     assert second.video_id != first.video_id
     assert fake.inserts == 2 and fake.completed == 2
@@ -393,7 +398,7 @@ def test_401_is_an_auth_error_that_names_the_token_file_and_leaks_no_token(media
     with FakeYouTube(echo_token_in_errors=True) as fake:
         fake.reject_all_tokens = True
         with pytest.raises(ProviderError) as info:
-            publisher(fake, tmp_path).publish(publish_request(media))
+            publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
         error = info.value
         assert error.code == "YOUTUBE_AUTH" and not error.retryable and error.status == 401
         assert "YOUTUBE_TOKEN_FILE" in error.message
@@ -406,7 +411,7 @@ def test_a_revoked_refresh_token_is_an_auth_error_that_leaks_nothing(media, tmp_
     with FakeYouTube(echo_token_in_errors=True) as fake:
         fake.refresh_revoked = True
         with pytest.raises(ProviderError) as info:
-            publisher(fake, tmp_path, expired=True).publish(publish_request(media))
+            publisher(fake, tmp_path, expired=True).publish(publish_request(media, tmp_path))
         assert info.value.code == "YOUTUBE_AUTH" and not info.value.retryable
         assert "invalid_grant" in info.value.message
         assert fake.requests_for("insert") == []
@@ -427,7 +432,7 @@ def test_a_revoked_refresh_token_is_an_auth_error_that_leaks_nothing(media, tmp_
 def test_insert_refusals_map_to_provider_errors(fake, media, tmp_path, status, reason, code, retryable):
     fake.fail("insert", status, reason=reason, message=f"refused: {reason}", headers={"Retry-After": "7"})
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     error = info.value
     assert (error.code, error.retryable, error.status) == (code, retryable, status)
     assert error.details["reason"] == reason and reason in error.message
@@ -440,23 +445,23 @@ def test_insert_refusals_map_to_provider_errors(fake, media, tmp_path, status, r
 def test_500_on_session_creation_is_retryable_and_a_retry_uploads_once(fake, media, tmp_path):
     fake.fail("insert", 500)
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert info.value.code == "YOUTUBE_SERVER_ERROR" and info.value.retryable and info.value.status == 500
     assert fake.requests_for("chunk") == []
 
-    result = publisher(fake, tmp_path).publish(publish_request(media))  # what a Prefect retry does
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))  # what a Prefect retry does
     assert fake.inserts == 1 and fake.completed == 1 and result.video_id == fake.only_video().id
 
 
 def test_a_failed_thumbnail_is_retried_without_a_second_upload(fake, media, tmp_path):
     fake.fail("thumbnail", 403, reason="forbidden", message="The user may not set custom thumbnails.")
     with pytest.raises(ProviderError) as info:
-        publisher(fake, tmp_path).publish(publish_request(media))
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert info.value.code == "YOUTUBE_FORBIDDEN"
     record = read_record(tmp_path)
     assert record["video_id"] == fake.only_video().id and not record.get("thumbnail_set")
 
-    result = publisher(fake, tmp_path).publish(publish_request(media))
+    result = publisher(fake, tmp_path).publish(publish_request(media, tmp_path))
     assert fake.inserts == 1 and fake.completed == 1
     assert fake.thumbnails[result.video_id] == media["thumb"].read_bytes()
     assert read_record(tmp_path)["thumbnail_set"] is True
@@ -467,10 +472,10 @@ def test_a_failed_thumbnail_is_retried_without_a_second_upload(fake, media, tmp_
 
 def test_chunk_size_must_be_a_multiple_of_256_kib(tmp_path):
     with pytest.raises(ValueError, match="256 KiB"):
-        YouTubePublisher(tmp_path / "t.json", "http://127.0.0.1:1/", tmp_path, chunk_size=300 * 1024)
+        YouTubePublisher(tmp_path / "t.json", "http://127.0.0.1:1/", chunk_size=300 * 1024)
 
 
-def test_from_settings_registry_and_default_record_location(fake, media, tmp_path, env, monkeypatch):
+def test_from_settings_registry_and_the_record_where_the_request_says(fake, media, tmp_path, env, monkeypatch):
     from ytmaker.providers import _factories, available
     from ytmaker.core.settings import reload_settings
 
@@ -496,11 +501,20 @@ def test_from_settings_registry_and_default_record_location(fake, media, tmp_pat
     settings = reload_settings()
     assert settings.publish_provider == "youtube"
     provider = factory(settings)
-    result = provider.publish(publish_request(media, project_id=4242))
+    # The pipeline names the record (tasks/publish.py, from the project's paths); the
+    # provider derives no project path itself.
+    record = settings.projects_dir / "4242" / "output" / "youtube_upload.json"
+    result = provider.publish(publish_request(media, tmp_path, project_id=4242, upload_record_path=str(record)))
 
     assert result.video_id == fake.only_video().id
-    record_file = settings.projects_dir / "4242" / "output" / "youtube_upload.json"
-    assert json.loads(record_file.read_text())["video_id"] == result.video_id
+    assert json.loads(record.read_text())["video_id"] == result.video_id
+
+
+def test_a_request_without_an_upload_record_is_refused(fake, media, tmp_path):
+    with pytest.raises(ProviderError) as info:
+        publisher(fake, tmp_path).publish(publish_request(media, tmp_path, upload_record_path=None))
+    assert info.value.code == "YOUTUBE_BAD_REQUEST" and "upload_record_path" in info.value.message
+    assert fake.requests == []
 
 
 def test_token_script_creates_and_checks_a_token_file(fake, tmp_path):

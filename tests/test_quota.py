@@ -157,7 +157,7 @@ def test_upload_is_refused_until_the_reset_when_the_quota_would_run_out(ledger, 
 
     before = seconds_until_youtube_reset()
     with pytest.raises(ProviderError) as caught:
-        pub.publish(publish_request(media, project_id=MARK + 1))
+        pub.publish(publish_request(media, tmp_path, project_id=MARK + 1))
     after = seconds_until_youtube_reset()
     exc = caught.value
     # Not retried by the task: the reset is hours away, video_flow waits for it instead.
@@ -179,13 +179,13 @@ def test_upload_that_fits_is_sent_and_recorded(ledger, fake, media, tmp_path):  
     pub = publisher(fake, tmp_path, quota_ledger=True)
     # Exactly enough left for an insert and a thumbnail.
     add_units(DAILY_YOUTUBE_UNITS - youtube_units_used_today() - 1650)
-    result = pub.publish(publish_request(media, project_id=MARK + 2))
+    result = pub.publish(publish_request(media, tmp_path, project_id=MARK + 2))
     assert result.video_id == fake.only_video().id and fake.inserts == 1
     assert ledger_rows(MARK + 2) == [("videos.insert", 1600), ("thumbnails.set", 50)]
     assert youtube_units_used_today() == DAILY_YOUTUBE_UNITS
 
     # Already published: nothing to send, so a full quota refuses nothing.
-    again = pub.publish(publish_request(media, project_id=MARK + 2))
+    again = pub.publish(publish_request(media, tmp_path, project_id=MARK + 2))
     assert again.video_id == result.video_id and fake.inserts == 1
 
     before = youtube_units_used_today()
@@ -201,7 +201,7 @@ def test_only_the_configured_publisher_uses_the_ledger(ledger, fake, media, env,
     add_units(DAILY_YOUTUBE_UNITS)
     pub = publisher(fake, tmp_path)
     assert pub.quota_ledger is False
-    pub.publish(publish_request(media, project_id=MARK + 3))
+    pub.publish(publish_request(media, tmp_path, project_id=MARK + 3))
     assert fake.inserts == 1 and ledger_rows(MARK + 3) == []
 
 

@@ -18,7 +18,8 @@ from typing import Any
 API_PREFIX = "/v1beta"
 
 
-from tests.fakes.google_base import GoogleFake, GoogleHandler, Reply, google_error
+from tests.fakes.google_base import GoogleFake, GoogleHandler, google_error
+from tests.fakes.http_base import Reply
 
 
 def default_script(language: str = "en") -> dict[str, Any]:
@@ -77,15 +78,7 @@ class FakeGemini(GoogleFake):
     def endpoint_path(self) -> str:
         return f"{API_PREFIX}/models/{self.model}:generateContent"
 
-    # ------------------------------------------------------------------ scripting
-
-    def enqueue(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
-        """Answer the next generateContent call with this (queued replies go first, in order).
-        A non-2xx status with no body gets a Google-style error body."""
-        if body is None and status >= 300:
-            body = google_error(status, f"fake error {status}")
-        with self._lock:
-            self._queue.append(Reply(status, body, dict(headers or {}), delay))
+    # ------------------------------------------------------------------ scripting (``enqueue`` in FakeServer)
 
     def enqueue_text(self, text: str, **kwargs: Any) -> None:
         """Answer the next call with a candidate whose text is ``text`` (prose, broken JSON...)."""
@@ -94,10 +87,7 @@ class FakeGemini(GoogleFake):
     def enqueue_script(self, script: dict[str, Any], **kwargs: Any) -> None:
         self.enqueue_text(json.dumps(script, ensure_ascii=False), **kwargs)
 
-    def _next_reply(self) -> Reply:
-        with self._lock:
-            if self._queue:
-                return self._queue.popleft()
+    def default_reply(self) -> Reply:
         return Reply(200, generate_content_reply(json.dumps(default_script(self.default_language), ensure_ascii=False)))
 
 
@@ -117,7 +107,7 @@ class _Handler(GoogleHandler):
         if not isinstance(request.json, dict) or not request.json.get("contents"):
             self._send(400, google_error(400, "* GenerateContentRequest.contents: contents is not specified"))
             return
-        reply = fake._next_reply()
+        reply = fake.take_reply(request.method, request.path) or fake.default_reply()
         if reply.delay and fake._stopping.wait(reply.delay):
             return
         self._send(reply.status, reply.body, reply.headers)

@@ -1,12 +1,12 @@
-"""What the Google API fakes (Gemini, Text-to-Speech) share: a threaded HTTP server on
-127.0.0.1, scripted replies, recorded requests."""
+"""What the Google API fakes (Gemini, Text-to-Speech) share: Google-style error bodies (also
+for scripted error replies without a body) and recorded requests; the server and scripted
+replies come from ``tests.fakes.http_base.FakeServer``."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,14 +36,6 @@ def google_error(status: int, message: str, details: list[dict] | None = None) -
 
 
 @dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # dict/list -> JSON; str/bytes -> sent as is; None -> the default reply
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds to wait before answering (for client timeouts)
-
-
-@dataclass
 class RecordedRequest:
     method: str
     path: str  # without the query string
@@ -63,13 +55,11 @@ class GoogleFake(FakeServer):
     def __init__(self, api_key: str):
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
-        self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._init_server()
 
-    def _next_reply(self) -> Reply | None:
-        with self._lock:
-            return self._queue.popleft() if self._queue else None
+    def error_body(self, status: int) -> dict[str, Any]:
+        return google_error(status, f"fake error {status}")
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -1,8 +1,10 @@
 """What every fake API server shares: a threaded HTTP server on 127.0.0.1 (a free port) in a
-daemon thread, its start/stop lifecycle, and how a reply body goes on the wire.
+daemon thread, its start/stop lifecycle, scripted replies (``enqueue``), gates that hold
+requests (``hold``), and how a reply body goes on the wire.
 
 A fake subclasses ``FakeServer`` and names its request handler class in ``handler``; each
-handler instance reaches its fake as ``self.fake``.
+handler instance reaches its fake as ``self.fake``, and asks ``self.fake.take_reply(method,
+path)`` for a scripted reply before answering with the fake's default behaviour.
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):  # noqa: ANN001 - a client that hung up is not a failure
         pass
+
+
+@dataclass
+class Reply:
+    """A scripted reply (see ``FakeServer.enqueue``)."""
+
+    status: int = 200
+    body: Any = None  # dict/list -> JSON; str/bytes -> sent as is (see ``QuietHandler.send_body``)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (for client timeouts)
+    method: str | None = None  # only for requests with this method (None: any)
+    path: str | None = None  # only for requests whose path starts with this (None: any)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
 
 
 @dataclass
@@ -61,6 +78,42 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self._gates: list[Gate] = []
         self._gate_lock = threading.Lock()
+        self._script: list[Reply] = []
+        self._script_lock = threading.Lock()
+
+    # -- scripted replies ---------------------------------------------------------------
+
+    def enqueue(
+        self,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next request to ``method`` ``path`` (a prefix; None: any) with this instead
+        of the default behaviour; queued replies go first, in order. ``delay`` seconds pass
+        before the answer. A non-2xx status with no body gets ``error_body(status)``."""
+        if body is None and status >= 300:
+            body = self.error_body(status)
+        with self._script_lock:
+            self._script.append(Reply(status, body, dict(headers or {}), delay, method, path))
+
+    def error_body(self, status: int) -> Any:
+        """The body of a scripted error reply enqueued without one; None sends an empty body."""
+        return None
+
+    def take_reply(self, method: str, path: str) -> Reply | None:
+        """The first scripted reply for this request, taken off the script (None: none left)."""
+        with self._script_lock:
+            for i, reply in enumerate(self._script):
+                if reply.matches(method, path):
+                    return self._script.pop(i)
+        return None
+
+    # -- gates ----------------------------------------------------------------------------
 
     def hold(self, method: str, path: str, nth: int = 1) -> Gate:
         """Hold the ``nth`` request to ``method`` ``path`` (a prefix) and all later ones."""

@@ -13,7 +13,8 @@ Default behaviour:
 - ``GET /v1/user/balance`` answers ``{"credits": <fake.credits>}``.
 - A missing or wrong ``Authorization: Bearer <key>`` gets 401; unknown paths 404.
 
-``FakeHTTPService`` (server thread, recording, scripted replies) is shared with the D-ID fake.
+``FakeHTTPService`` (recording, auth check, default routing) is shared with the D-ID fake; the
+server thread and scripted replies (``enqueue``) come from ``tests.fakes.http_base.FakeServer``.
 """
 
 from __future__ import annotations
@@ -61,19 +62,6 @@ class Recorded:
         return json.loads(self.body)
 
 
-@dataclass
-class Scripted:
-    status: int
-    body: Any
-    headers: dict[str, str]
-    delay: float
-    method: str | None
-    path: str | None
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
-
-
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str | None, str, bytes]]]:
     """multipart/form-data → (text fields, file fields), with the email package's MIME parser."""
     message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
@@ -113,31 +101,13 @@ def draw_picture(prompt: str, size: tuple[int, int]) -> Image.Image:
 
 
 class FakeHTTPService(FakeServer):
-    """Request recording, and a script of replies served (after the auth check) before the
-    default; the server itself comes from ``FakeServer``."""
+    """Request recording and an auth check; scripted replies (``enqueue``, served after the
+    auth check, before the default) and the server itself come from ``FakeServer``."""
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self._script: list[Scripted] = []
         self._lock = threading.Lock()
         self._init_server()
-
-    # -- control ------------------------------------------------------------------------
-
-    def enqueue(
-        self,
-        status: int,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        *,
-        delay: float = 0.0,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        """Script the next reply to a request matching ``method``/``path`` prefix (None: any),
-        after the auth check; ``delay`` sleeps before answering."""
-        with self._lock:
-            self._script.append(Scripted(status, body, dict(headers or {}), delay, method, path))
 
     @property
     def url(self) -> str:
@@ -154,17 +124,10 @@ class FakeHTTPService(FakeServer):
     def default(self, req: Recorded) -> tuple[int, Any, dict[str, str]]:
         return 404, {"error": "not found"}, {}
 
-    def _take_scripted(self, method: str, path: str) -> Scripted | None:
-        with self._lock:
-            for i, entry in enumerate(self._script):
-                if entry.matches(method, path):
-                    return self._script.pop(i)
-        return None
-
     def handle(self, req: Recorded) -> tuple[int, Any, dict[str, str], float]:
         if not self.authorized(req):
             return 401, self.unauthorized(), {}, 0.0
-        scripted = self._take_scripted(req.method, req.path)
+        scripted = self.take_reply(req.method, req.path)
         if scripted is not None:
             return scripted.status, scripted.body, scripted.headers, scripted.delay
         return (*self.default(req), 0.0)

@@ -19,12 +19,11 @@ import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 SYNTHESIZE_PATH = "/v1/text:synthesize"
 
 
-from tests.fakes.google_base import GoogleFake, GoogleHandler, Reply, google_error
+from tests.fakes.google_base import GoogleFake, GoogleHandler, google_error
 
 
 def _ffmpeg() -> str:
@@ -68,15 +67,6 @@ class FakeTTS(GoogleFake):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def enqueue(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
-        """Answer the next synthesize call with this; queued replies go first, in order.
-        A non-2xx status with no body gets a Google-style error body."""
-        if body is None and status >= 300:
-            body = google_error(status, f"fake error {status}")
-        with self._lock:
-            self._queue.append(Reply(status, body, dict(headers or {}), delay))
-
-
 
 
 class _Handler(GoogleHandler):
@@ -99,7 +89,7 @@ class _Handler(GoogleHandler):
         if not text or not voice.get("languageCode") or not encoding:
             self._send(400, google_error(400, "Invalid request: input.text, voice.languageCode and audioConfig.audioEncoding are required."))
             return
-        reply = fake._next_reply()
+        reply = fake.take_reply(request.method, request.path)
         if reply is not None:
             if reply.delay and fake._stopping.wait(reply.delay):
                 return

@@ -25,6 +25,7 @@ compare them with the file. Faults are scripted per operation (``token``, ``inse
         yt.drop("chunk", nth=2, times=None)        # every chunk PUT from the 2nd on: hang up mid-body
         yt.drop("chunk", nth=5, after=True)        # store the 5th chunk, then hang up (reply lost)
         yt.fail("insert", 403, reason="quotaExceeded")
+        yt.enqueue(500, method="GET", path="/youtube/v3/channels")   # by method and path (FakeServer.enqueue)
         token_file = yt.write_token_file(tmp_path / "token.json")   # an expired access token
 """
 
@@ -230,6 +231,10 @@ class FakeYouTube(FakeServer):
             self.faults.append(fault)
         return fault
 
+    def error_body(self, status: int) -> dict[str, Any]:
+        """For ``enqueue`` (a scripted reply by method and path, ahead of the operation)."""
+        return google_error(status, f"fake error {status}")
+
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
@@ -354,6 +359,11 @@ class _Handler(QuietHandler):
         if fault is not None and fault.status is not None:
             message = fault.message or f"fake {fault.status} for {op}"
             self._error(recorded, fault.status, message, fault.reason, fault.headers)
+            return
+        scripted = fake.take_reply(self.command, parts.path)
+        if scripted is not None:
+            if not (scripted.delay and fake._stopping.wait(scripted.delay)):
+                self._send(recorded, scripted.status, scripted.body, scripted.headers)
             return
         try:
             if op is None:

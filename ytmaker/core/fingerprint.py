@@ -25,7 +25,8 @@ from ytmaker.core.settings import Settings
 PACKAGE = "ytmaker"
 # Imported almost everywhere but never decide what a step makes: configuration (the values
 # that matter are keyed by value), error types, the provider registry and its credential
-# lookup, HTTP plumbing (timeouts, retries), progress publishing.
+# lookup and API-key checks, HTTP plumbing (timeouts, retries), the quota ledgers, progress
+# publishing.
 NEUTRAL_MODULES = frozenset({
     "ytmaker",
     "ytmaker.core.settings",
@@ -33,6 +34,11 @@ NEUTRAL_MODULES = frozenset({
     "ytmaker.providers",
     "ytmaker.providers.errors",
     "ytmaker.providers.http",
+    "ytmaker.providers.keys",
+    "ytmaker.providers.google_errors",
+    "ytmaker.providers.youtube.errors",
+    "ytmaker.providers.youtube.retry",
+    "ytmaker.providers.youtube.ledger",
     "blocks.credentials",
     "ytmaker.runtime.progress_bus",
     "ytmaker.runtime.quota",

@@ -59,3 +59,8 @@ class ProjectPaths:
     @property
     def thumbnail(self) -> Path:
         return self.output_dir / "thumbnail.jpg"
+
+    @property
+    def upload_record(self) -> Path:
+        """What the YouTube publisher knows of this project's upload (resumable session, video id)."""
+        return self.output_dir / "youtube_upload.json"

@@ -12,13 +12,23 @@ import subprocess
 import tempfile
 import wave
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from ytmaker.media.ffmpeg import ffmpeg_bin, run_ffmpeg
 from ytmaker.core.errors import MediaToolError
 from ytmaker.core.hashing import file_sha256
 from ytmaker.core.media_types import FPS, Narration, PartAudio, SpokenSentence
-from ytmaker.providers.base import SpeechSynthesizer
 from ytmaker.media.text import split_sentences
+
+
+@runtime_checkable
+class SpeechSynthesizer(Protocol):
+    """What narration needs of a speech engine (the ``tts`` providers implement it)."""
+
+    def synthesize(self, text: str, language: str, out_path: Path) -> Path:
+        """Speak ``text``; write an audio file ffmpeg can read at ``out_path``."""
+        ...
+
 
 SAMPLE_RATE = 22050
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 735: exact at 30 fps

@@ -1,4 +1,4 @@
-"""Provider registry: each stage's provider is picked by name from settings.
+"""Provider registry: the provider of each kind is picked by name from settings.
 
 Cloud providers register under their own names next to ``local``. Every call through a
 provider built here is counted in ``provider_calls`` (shown after a run: how much real work
@@ -14,7 +14,8 @@ from typing import Any, Callable
 from ytmaker.core.errors import ProviderNotFound
 from ytmaker.core.settings import Settings
 
-STAGES = ("script", "tts", "image", "avatar", "publish")
+# What a provider makes (not a pipeline stage: see ytmaker.core.stages).
+PROVIDER_KINDS = ("script", "tts", "image", "avatar", "publish")
 
 _factories: dict[tuple[str, str], Callable[[Settings], Any]] = {}
 _implementations: dict[tuple[str, str], type] = {}
@@ -22,29 +23,29 @@ provider_calls: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
-def register(stage: str, name: str, factory: Callable[[Settings], Any], implementation: type | None = None) -> None:
+def register(kind: str, name: str, factory: Callable[[Settings], Any], implementation: type | None = None) -> None:
     """``implementation`` is the provider's class (taken from ``factory`` when that is a
     classmethod such as ``from_settings``): its module and its ``OUTPUT_SETTINGS`` (the
     settings that change what it makes, e.g. a voice or a model) go into cache keys."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    if kind not in PROVIDER_KINDS:
+        raise ValueError(f"unknown provider kind {kind!r}; kinds are {PROVIDER_KINDS}")
     implementation = implementation or getattr(factory, "__self__", None)
     if not isinstance(implementation, type):
-        raise ValueError(f"provider {stage}/{name}: name its class (implementation=...)")
-    _factories[(stage, name)] = factory
-    _implementations[(stage, name)] = implementation
+        raise ValueError(f"provider {kind}/{name}: name its class (implementation=...)")
+    _factories[(kind, name)] = factory
+    _implementations[(kind, name)] = implementation
 
 
-def output_fingerprint(stage: str, name: str, settings: Settings) -> dict[str, Any]:
+def output_fingerprint(kind: str, name: str, settings: Settings) -> dict[str, Any]:
     """Everything about a provider that shapes its output: its name, its code and the
     settings it declares in ``OUTPUT_SETTINGS``. Part of every cache key of its steps."""
     from ytmaker.core.fingerprint import code_digest, setting_values
     from ytmaker.media.text import font_identity
 
     _load_builtin()
-    implementation = _implementations.get((stage, name))
+    implementation = _implementations.get((kind, name))
     if implementation is None:
-        get_provider(stage, settings, name)  # raises ProviderNotFound with the choices
+        get_provider(kind, settings, name)  # raises ProviderNotFound with the choices
         raise AssertionError("unreachable")
     return {
         "provider": name,
@@ -54,16 +55,16 @@ def output_fingerprint(stage: str, name: str, settings: Settings) -> dict[str, A
     }
 
 
-def available(stage: str) -> list[str]:
+def available(kind: str) -> list[str]:
     _load_builtin()
-    return sorted(name for (s, name) in _factories if s == stage)
+    return sorted(name for (s, name) in _factories if s == kind)
 
 
 class _Counted:
     """Counts calls of the provider's public methods, then delegates."""
 
-    def __init__(self, stage: str, inner: Any):
-        self._stage = stage
+    def __init__(self, kind: str, inner: Any):
+        self._kind = kind
         self._inner = inner
 
     def __getattr__(self, attr: str) -> Any:
@@ -71,32 +72,28 @@ class _Counted:
         if callable(value) and not attr.startswith("_"):
             def counted(*args: Any, **kwargs: Any) -> Any:
                 with _lock:
-                    provider_calls[self._stage] += 1
+                    provider_calls[self._kind] += 1
                 return value(*args, **kwargs)
 
             return counted
         return value
 
 
-def provider_name(stage: str, settings: Settings) -> str:
-    return getattr(settings, f"{stage}_provider")
+def provider_name(kind: str, settings: Settings) -> str:
+    return getattr(settings, f"{kind}_provider")
 
 
-def get_provider(stage: str, settings: Settings, name: str | None = None) -> Any:
+def get_provider(kind: str, settings: Settings, name: str | None = None) -> Any:
     _load_builtin()
-    name = name or provider_name(stage, settings)
-    factory = _factories.get((stage, name))
+    name = name or provider_name(kind, settings)
+    factory = _factories.get((kind, name))
     if factory is None:
-        env = f"YTMAKER_{stage.upper()}_PROVIDER"
+        env = f"YTMAKER_{kind.upper()}_PROVIDER"
         raise ProviderNotFound(
-            f"{env}={name!r} is not a known {stage} provider; choose one of {available(stage)}",
-            details={"stage": stage, "provider": name},
+            f"{env}={name!r} is not a known {kind} provider; choose one of {available(kind)}",
+            details={"kind": kind, "provider": name},
         )
-    if name != "local":
-        from blocks.credentials import with_block_credentials
-
-        settings = with_block_credentials(settings)
-    return _Counted(stage, factory(settings))
+    return _Counted(kind, factory(settings))
 
 
 _loaded = False

@@ -25,10 +25,11 @@ import httpx
 from PIL import Image, ImageDraw, ImageFilter
 
 from ytmaker.media.files import atomic_output
-from ytmaker.providers.base import AvatarRequest
+from ytmaker.core.requests import AvatarRequest
 from ytmaker.providers.http import PooledHttpClient
 from ytmaker.providers.http import scrub as _scrub
-from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+from ytmaker.providers.errors import ProviderError, kind_for_status
+from ytmaker.providers.keys import require_key, settings_key
 
 PROVIDER = "DID"
 DEFAULT_BASE_URL = "https://api.d-id.com"
@@ -100,9 +101,7 @@ class DIDAvatarGenerator(PooledHttpClient):
         max_wait: float = 300.0,
         source_url: str | None = None,
     ):
-        if not api_key:
-            raise ProviderError(PROVIDER, "AUTH", "DID_API_KEY is not set")
-        self._api_key = api_key
+        self._api_key = require_key(PROVIDER, api_key)
         self.base_url = base_url.rstrip("/")
         self._init_http(timeout)
         self.poll_interval = float(poll_interval)
@@ -112,12 +111,8 @@ class DIDAvatarGenerator(PooledHttpClient):
 
     @classmethod
     def from_settings(cls, settings: Any) -> "DIDAvatarGenerator":
-        key = settings.did_api_key
-        secret = key.get_secret_value() if key is not None else ""
-        if not secret.strip():
-            raise ProviderError(PROVIDER, "AUTH", "DID_API_KEY is not set")
         return cls(
-            secret.strip(),
+            settings_key(settings, PROVIDER),
             settings.did_base_url,
             settings.http_timeout_seconds,
             source_url=settings.did_source_url,
@@ -151,14 +146,7 @@ class DIDAvatarGenerator(PooledHttpClient):
             kind = "CONTENT_POLICY"
         else:
             kind = kind_for_status(status)
-        detail = f"{what}: HTTP {status}" + (f": {described}" if described else "")
-        raise ProviderError(
-            PROVIDER,
-            kind,
-            _scrub(detail, self._api_key)[:600],
-            status=status,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-        )
+        raise self._reply_error(PROVIDER, kind, f"{what}: HTTP {status}" + (f": {described}" if described else ""), response)
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         try:
@@ -181,25 +169,24 @@ class DIDAvatarGenerator(PooledHttpClient):
 
     # -- steps --------------------------------------------------------------------------
 
-    def upload_audio(self, audio_path: Path) -> str:
-        audio_path = Path(audio_path)
-        what = f"uploading {audio_path.name}"
-        mime = _AUDIO_TYPES.get(audio_path.suffix.lower()) or mimetypes.guess_type(audio_path.name)[0] or "audio/wav"
-        body = self._api(
-            "POST", "/audios", what=what, files={"audio": (audio_path.name, audio_path.read_bytes(), mime)}
-        )
-        url = body.get("url")
+    def _upload(self, path: str, what: str, files: dict[str, Any]) -> str:
+        """POST a file; return the ``url`` D-ID stores it under."""
+        url = self._api("POST", path, what=what, files=files).get("url")
         if not isinstance(url, str) or not url:
             raise self._invalid(f"{what}: no 'url' in the reply")
         return url
 
+    def upload_audio(self, audio_path: Path) -> str:
+        audio_path = Path(audio_path)
+        mime = _AUDIO_TYPES.get(audio_path.suffix.lower()) or mimetypes.guess_type(audio_path.name)[0] or "audio/wav"
+        return self._upload(
+            "/audios", f"uploading {audio_path.name}", {"audio": (audio_path.name, audio_path.read_bytes(), mime)}
+        )
+
     def upload_presenter(self) -> str:
-        what = "uploading the presenter picture"
-        body = self._api("POST", "/images", what=what, files={"image": ("presenter.png", presenter_png(), "image/png")})
-        url = body.get("url")
-        if not isinstance(url, str) or not url:
-            raise self._invalid(f"{what}: no 'url' in the reply")
-        return url
+        return self._upload(
+            "/images", "uploading the presenter picture", {"image": ("presenter.png", presenter_png(), "image/png")}
+        )
 
     def _source(self) -> str:
         if self.source_url:

@@ -7,6 +7,7 @@ policy, quota exceeded — the task fails at once with its code.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,12 @@ def kind_for_status(status: int) -> str:
     if status in RETRYABLE_STATUS or status >= 500:
         return "SERVER_ERROR"
     return "BAD_REQUEST"
+
+
+def snippet(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut to ``limit`` characters: a service's reply quoted in a message."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def parse_retry_after(value: str | None) -> float | None:

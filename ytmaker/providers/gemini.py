@@ -11,14 +11,16 @@ durations (the script task runs ``validate_script``).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+from ytmaker.providers.errors import ProviderError, parse_retry_after
+from ytmaker.providers.errors import snippet as _snippet
+from ytmaker.providers.google_errors import GoogleError
 from ytmaker.providers.http import PooledHttpClient
+from ytmaker.providers.keys import require_key, settings_key
 from ytmaker.core.script import Script, ScriptRequest
 from ytmaker.core.settings import Settings
 
@@ -124,11 +126,6 @@ def build_prompt(request: ScriptRequest) -> str:
     )
 
 
-def _snippet(text: str, limit: int = 200) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -149,20 +146,15 @@ class GeminiScriptWriter(PooledHttpClient):
         base_url: str = "https://generativelanguage.googleapis.com/v1beta",
         timeout: float = 60.0,
     ):
-        if not api_key:
-            raise ProviderError(PROVIDER, "AUTH", "GEMINI_API_KEY is not set")
-        self._api_key = api_key
+        self._api_key = require_key(PROVIDER, api_key)
         self.model = model.removeprefix("models/")
         self.base_url = base_url.rstrip("/")
         self._init_http(timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "GeminiScriptWriter":
-        key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
-        if not key:
-            raise ProviderError(PROVIDER, "AUTH", "GEMINI_API_KEY is not set")
         return cls(
-            api_key=key,
+            api_key=settings_key(settings, PROVIDER),
             model=settings.gemini_model,
             base_url=settings.gemini_base_url,
             timeout=settings.http_timeout_seconds,
@@ -200,43 +192,20 @@ class GeminiScriptWriter(PooledHttpClient):
 
     def _status_error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        message, reason, error_status, retry_delay, quota_ids = "", "", "", None, []
-        try:
-            error = response.json().get("error", {})
-        except (ValueError, AttributeError):
-            error = {}
-        if isinstance(error, dict):
-            message = str(error.get("message") or "")
-            error_status = str(error.get("status") or "")
-            for detail in error.get("details") or []:
-                if not isinstance(detail, dict):
-                    continue
-                kind = str(detail.get("@type", ""))
-                if kind.endswith("ErrorInfo"):
-                    reason = str(detail.get("reason") or "")
-                elif kind.endswith("RetryInfo"):
-                    retry_delay = parse_retry_after(str(detail.get("retryDelay", "")).rstrip("s"))
-                elif kind.endswith("QuotaFailure"):
-                    quota_ids += [str(v.get("quotaId", "")) for v in detail.get("violations") or [] if isinstance(v, dict)]
-        text = message or response.text
-        kind = kind_for_status(status)
-        if status == 400 and (reason == "API_KEY_INVALID" or "api key not valid" in text.lower()):
-            kind = "AUTH"  # Google answers a wrong key with 400 INVALID_ARGUMENT
-        elif status == 429:
-            lowered = text.lower()
-            per_minute = any("PerMinute" in q for q in quota_ids)
-            per_day = any("PerDay" in q for q in quota_ids)
-            if per_day or "billing" in lowered or ("quota" in lowered and not per_minute and retry_delay is None):
+        error = GoogleError.parse(response.text)
+        kind = error.kind(status)
+        if status == 429:
+            lowered = error.text.lower()
+            per_minute = any("PerMinute" in q for q in error.quota_ids)
+            per_day = any("PerDay" in q for q in error.quota_ids)
+            if per_day or "billing" in lowered or ("quota" in lowered and not per_minute and error.retry_delay is None):
                 kind = "QUOTA_EXCEEDED"
             else:
                 kind = "RATE_LIMITED"
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         if retry_after is None:
-            retry_after = retry_delay
-        detail = f"HTTP {status}" + (f" {error_status}" if error_status else "")
-        if text:
-            detail += f": {_snippet(self._redact(text))}"
-        return ProviderError(PROVIDER, kind, detail, status=status, retry_after=retry_after)
+            retry_after = error.retry_delay
+        return error.to_provider_error(PROVIDER, status, kind, self._redact, retry_after)
 
     # ------------------------------------------------------------------ parsing
 

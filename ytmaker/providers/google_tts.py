@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 import socket
@@ -23,7 +22,10 @@ import httplib2
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+from ytmaker.providers.errors import ProviderError, parse_retry_after
+from ytmaker.providers.errors import snippet as _snippet
+from ytmaker.providers.google_errors import GoogleError
+from ytmaker.providers.keys import require_key, settings_key
 from ytmaker.core.settings import Settings
 
 PROVIDER = "TTS"
@@ -34,11 +36,6 @@ def language_code_for_voice(voice: str) -> str:
     """``cmn-TW-Standard-A`` -> ``cmn-TW``; ``en-US-Neural2-C`` -> ``en-US``."""
     parts = voice.split("-")
     return "-".join(parts[:2]) if len(parts) >= 2 else voice
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _KeyHeaderHttp(httplib2.Http):
@@ -67,9 +64,7 @@ class GoogleSpeechSynthesizer:
         base_url: str = "https://texttospeech.googleapis.com/",
         timeout: float = 60.0,
     ):
-        if not api_key:
-            raise ProviderError(PROVIDER, "AUTH", "GOOGLE_TTS_API_KEY is not set")
-        self._api_key = api_key
+        self._api_key = require_key(PROVIDER, api_key)
         self.voice_zh = voice_zh
         self.voice_en = voice_en
         # The client library joins "v1/text:synthesize" onto the endpoint with urljoin: a
@@ -81,11 +76,8 @@ class GoogleSpeechSynthesizer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "GoogleSpeechSynthesizer":
-        key = settings.google_tts_api_key.get_secret_value() if settings.google_tts_api_key else ""
-        if not key:
-            raise ProviderError(PROVIDER, "AUTH", "GOOGLE_TTS_API_KEY is not set")
         return cls(
-            api_key=key,
+            api_key=settings_key(settings, PROVIDER),
             voice_zh=settings.google_tts_voice_zh,
             voice_en=settings.google_tts_voice_en,
             base_url=settings.google_tts_base_url,
@@ -185,29 +177,13 @@ class GoogleSpeechSynthesizer:
 
     def _status_error(self, exc: HttpError) -> ProviderError:
         status = int(exc.resp.status)
-        retry_after = parse_retry_after(exc.resp.get("retry-after"))
-        message, error_status, reason = "", "", ""
         raw = exc.content.decode("utf-8", "replace") if isinstance(exc.content, bytes) else str(exc.content or "")
-        try:
-            error = json.loads(raw).get("error", {})
-        except (ValueError, AttributeError):
-            error = {}
-        if isinstance(error, dict):
-            message = str(error.get("message") or "")
-            error_status = str(error.get("status") or "")
-            for detail in error.get("details") or []:
-                if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("ErrorInfo"):
-                    reason = str(detail.get("reason") or "")
-        text = message or raw
-        kind = kind_for_status(status)
-        if status == 400 and (reason == "API_KEY_INVALID" or "api key not valid" in text.lower()):
-            kind = "AUTH"  # Google answers a wrong key with 400 INVALID_ARGUMENT
-        elif status == 429 and ("billing" in text.lower() or ("quota" in text.lower() and "per minute" not in text.lower())):
+        error = GoogleError.parse(raw)
+        kind = error.kind(status)
+        lowered = error.text.lower()
+        if status == 429 and ("billing" in lowered or ("quota" in lowered and "per minute" not in lowered)):
             kind = "QUOTA_EXCEEDED"
-        detail = f"HTTP {status}" + (f" {error_status}" if error_status else "")
-        if text:
-            detail += f": {_snippet(self._redact(text))}"
-        return ProviderError(PROVIDER, kind, detail, status=status, retry_after=retry_after)
+        return error.to_provider_error(PROVIDER, status, kind, self._redact, parse_retry_after(exc.resp.get("retry-after")))
 
 
 from ytmaker.providers import register  # noqa: E402

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ytmaker.providers.errors import ProviderError
+from ytmaker.providers.errors import ProviderError, parse_retry_after
 
 
 def scrub(text: str, secret: str) -> str:
@@ -51,6 +51,19 @@ class PooledHttpClient:
         except httpx.TransportError as exc:
             secret = getattr(self, "_api_key", "")
             raise ProviderError(provider, "CONNECTION", f"{what}: {scrub(f'{type(exc).__name__}: {exc}', secret)}") from None
+
+    def _reply_error(
+        self, provider: str, kind: str, detail: str, response: httpx.Response, details: dict[str, Any] | None = None
+    ) -> ProviderError:
+        """The provider's error for an HTTP error reply: the key scrubbed, Retry-After kept."""
+        return ProviderError(
+            provider,
+            kind,
+            scrub(detail, getattr(self, "_api_key", ""))[:600],
+            status=response.status_code,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            details=details,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}

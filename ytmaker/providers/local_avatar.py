@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ytmaker.media.drawing.avatar import render_avatar_clip
-from ytmaker.providers.base import AvatarRequest
+from ytmaker.core.requests import AvatarRequest
 
 
 class DrawnAvatarGenerator:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ytmaker.media.drawing.segment_image import draw_segment_image
 from ytmaker.media.files import save_png
-from ytmaker.providers.base import ImageRequest
+from ytmaker.core.requests import ImageRequest
 
 
 class PillowImageGenerator:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ytmaker.core.media_types import Publication
-from ytmaker.providers.base import PublishRequest
+from ytmaker.core.requests import PublishRequest
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:

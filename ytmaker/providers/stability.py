@@ -21,10 +21,10 @@ from PIL import Image, ImageOps
 
 from ytmaker.media.files import save_png
 from ytmaker.core.media_types import HEIGHT, WIDTH
-from ytmaker.providers.base import ImageRequest
+from ytmaker.core.requests import ImageRequest
 from ytmaker.providers.http import PooledHttpClient
-from ytmaker.providers.http import scrub as _scrub
-from ytmaker.providers.errors import ProviderError, kind_for_status, parse_retry_after
+from ytmaker.providers.errors import ProviderError, kind_for_status
+from ytmaker.providers.keys import require_key, settings_key
 
 PROVIDER = "STABILITY"
 DEFAULT_BASE_URL = "https://api.stability.ai"
@@ -61,19 +61,13 @@ class StabilityImageGenerator(PooledHttpClient):
     """ImageGenerator backed by Stability AI's Stable Image Core."""
 
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 60.0):
-        if not api_key:
-            raise ProviderError(PROVIDER, "AUTH", "STABILITY_API_KEY is not set")
-        self._api_key = api_key
+        self._api_key = require_key(PROVIDER, api_key)
         self.base_url = base_url.rstrip("/")
         self._init_http(timeout)
 
     @classmethod
     def from_settings(cls, settings: Any) -> "StabilityImageGenerator":
-        key = settings.stability_api_key
-        secret = key.get_secret_value() if key is not None else ""
-        if not secret.strip():
-            raise ProviderError(PROVIDER, "AUTH", "STABILITY_API_KEY is not set")
-        return cls(secret.strip(), settings.stability_base_url, settings.http_timeout_seconds)
+        return cls(settings_key(settings, PROVIDER), settings.stability_base_url, settings.http_timeout_seconds)
 
     def __repr__(self) -> str:  # never the key
         return f"StabilityImageGenerator(base_url={self.base_url!r}, timeout={self.timeout})"
@@ -102,14 +96,7 @@ class StabilityImageGenerator(PooledHttpClient):
         else:
             kind = kind_for_status(status)
         detail = f"{what}: HTTP {status}" + (f" {name}" if name else "") + (f": {text}" if text else "")
-        raise ProviderError(
-            PROVIDER,
-            kind,
-            _scrub(detail, self._api_key)[:600],
-            status=status,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            details={"name": name} if name else None,
-        )
+        raise self._reply_error(PROVIDER, kind, detail, response, details={"name": name} if name else None)
 
     # -- API ----------------------------------------------------------------------------
 

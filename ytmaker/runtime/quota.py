@@ -3,7 +3,8 @@
 YouTube gives each Google Cloud project 10,000 units a day and says nothing about what is
 left, so every call the publisher sends is written to a ledger (``youtube_api_calls``) with
 its cost, and the units used today are summed from it. The quota day starts at midnight
-Pacific time (America/Los_Angeles, DST included), which is when Google resets it.
+Pacific time (America/Los_Angeles, DST included), which is when Google resets it. The ledger
+is kept by the publisher (:mod:`ytmaker.providers.youtube.ledger`) and re-exported here.
 
 D-ID and Stability report their own credits over their APIs; ``read_quotas`` asks them
 (only when their keys are set) and reads YouTube from the ledger. ``write_quotas_to_redis``
@@ -16,24 +17,26 @@ Plain functions, no Prefect: ``flows/quota.py`` runs them hourly.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
-from data.models import YouTubeApiCall
-from data.store import session_scope
-from blocks.credentials import with_block_credentials
 from ytmaker.core.settings import Settings
+from ytmaker.providers.keys import key_is_set
+from ytmaker.providers.youtube.ledger import (  # noqa: F401 - re-exported
+    DAILY_YOUTUBE_UNITS,
+    YOUTUBE_QUOTA_TZ,
+    YOUTUBE_UNITS,
+    aware_utc,
+    record_youtube_call,
+    seconds_until_youtube_reset,
+    youtube_day_bounds,
+    youtube_units_used_today,
+)
 
 log = logging.getLogger("ytmaker.quota")
 
-# Cost in quota units of each YouTube Data API v3 method this project calls.
-YOUTUBE_UNITS: dict[str, int] = {"videos.insert": 1600, "thumbnails.set": 50, "channels.list": 1, "videos.list": 1}
-DAILY_YOUTUBE_UNITS = 10000
-YOUTUBE_QUOTA_TZ = ZoneInfo("America/Los_Angeles")
 WARN_PERCENT = 90.0
 REDIS_TTL_SECONDS = 3600
 REDIS_KEY_PREFIX = "quota:"
@@ -41,58 +44,8 @@ QUOTA_RESET_MARGIN_SECONDS = 60
 
 
 # ---------------------------------------------------------------------- YouTube ledger
-
-
-def _aware_utc(value: datetime | None) -> datetime:
-    """``value`` (now when None) in UTC; a naive value is taken as UTC."""
-    if value is None:
-        return datetime.now(timezone.utc)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
-def record_youtube_call(method: str, project_id: int | None = None, *, called_at: datetime | None = None) -> None:
-    """Write one sent YouTube API call, with its cost from ``YOUTUBE_UNITS``, to the ledger.
-
-    Times are stored in UTC (SQLite keeps no offset, so everything must agree on one).
-    """
-    if method not in YOUTUBE_UNITS:
-        raise ValueError(f"unknown YouTube API method {method!r}; known: {sorted(YOUTUBE_UNITS)}")
-    with session_scope() as s:
-        s.add(
-            YouTubeApiCall(
-                method=method, units=YOUTUBE_UNITS[method], project_id=project_id, called_at=_aware_utc(called_at)
-            )
-        )
-
-
-def youtube_day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
-    """(start, end) in UTC of the quota day that contains ``now``: Pacific midnight to midnight."""
-    local = _aware_utc(now).astimezone(YOUTUBE_QUOTA_TZ)
-    start = datetime.combine(local.date(), time(0), tzinfo=YOUTUBE_QUOTA_TZ)
-    end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=YOUTUBE_QUOTA_TZ)
-    # Convert before any arithmetic: aware datetimes sharing a tzinfo subtract as wall clock.
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-
-
-def youtube_units_used_today(now: datetime | None = None) -> int:
-    """Units recorded in the quota day containing ``now`` (the current one by default)."""
-    start, end = youtube_day_bounds(now)
-    with session_scope() as s:
-        total = s.scalar(
-            select(func.coalesce(func.sum(YouTubeApiCall.units), 0)).where(
-                YouTubeApiCall.called_at >= start, YouTubeApiCall.called_at < end
-            )
-        )
-    return int(total or 0)
-
-
-def seconds_until_youtube_reset(now: datetime | None = None) -> float:
-    """Seconds from ``now`` to the next Pacific midnight, when the daily quota resets."""
-    current = _aware_utc(now)
-    _, end = youtube_day_bounds(current)
-    return (end - current).total_seconds()
+# The ledger itself lives with the publisher that writes it (ytmaker.providers.youtube.ledger);
+# its names are re-exported here for the flows and reports that read it.
 
 
 def youtube_quota_resume_time(exc: BaseException, now: datetime | None = None) -> datetime | None:
@@ -101,7 +54,7 @@ def youtube_quota_resume_time(exc: BaseException, now: datetime | None = None) -
     reset plus a minute (clocks differ a little)."""
     if getattr(exc, "provider", None) != "YOUTUBE" or getattr(exc, "kind", None) != "QUOTA_EXCEEDED":
         return None
-    current = _aware_utc(now)
+    current = aware_utc(now)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         return current + timedelta(seconds=float(retry_after))
@@ -163,23 +116,18 @@ def _read_youtube(settings: Any) -> QuotaReport:
     return _report("youtube", used=used, limit=DAILY_YOUTUBE_UNITS, remaining=max(0, DAILY_YOUTUBE_UNITS - used))
 
 
-def _key_set(secret: Any) -> bool:
-    return secret is not None and bool(secret.get_secret_value().strip())
-
-
 def read_quotas(settings: Settings) -> list[QuotaReport]:
     """Read every provider's quota; never raises. D-ID and Stability are asked only when
     their keys are set; a provider that cannot be read gets a report with ``error``.
 
-    Keys are resolved as ``get_provider`` resolves them (the environment wins, the
-    credentials block fills the rest): a worker whose keys live only in the block would
-    otherwise skip D-ID and Stability without a word.
+    ``settings`` carries the keys: the caller fills them from the credentials block as a
+    step does (``flows/quota.py``), or a worker whose keys live only in the block would
+    skip D-ID and Stability without a word.
     """
-    settings = with_block_credentials(settings)
     readers: list[tuple[str, Any]] = []
-    if _key_set(settings.did_api_key):
+    if key_is_set(settings, "DID"):
         readers.append(("did", _read_did))
-    if _key_set(settings.stability_api_key):
+    if key_is_set(settings, "STABILITY"):
         readers.append(("stability", _read_stability))
     readers.append(("youtube", _read_youtube))
 

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from ytmaker.core.media_types import HEIGHT, WIDTH
-from ytmaker.providers.base import ImageRequest
+from ytmaker.core.requests import ImageRequest
 from ytmaker.media.text import load_font, wrap_text
 
 # The background and shapes are drawn at half resolution and upscaled: they are soft
@@ -153,6 +153,19 @@ def _calm_bottom(arr: np.ndarray) -> np.ndarray:
     return arr * rows[:, None, None] * cols[None, :, None]
 
 
+def clip_lines(lines: list[str], font: ImageFont.FreeTypeFont, max_width: int, max_lines: int) -> list[str]:
+    """``lines`` cut to ``max_lines``, the last one shortened until it ends in "…" within
+    ``max_width`` (as they are when there are no more than ``max_lines``)."""
+    if len(lines) <= max_lines:
+        return lines
+    lines = lines[:max_lines]
+    last = lines[-1]
+    while last and font.getlength(last + "…") > max_width:
+        last = last[:-1]
+    lines[-1] = last + "…"
+    return lines
+
+
 def _fit_description(text: str, max_width: int, max_lines: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest font size (64 down to 36) whose wrapped text fits; truncated if even 36 does not."""
     for size in range(64, 35, -4):
@@ -160,12 +173,7 @@ def _fit_description(text: str, max_width: int, max_lines: int) -> tuple[ImageFo
         lines = wrap_text(text, font, max_width)
         if len(lines) <= max_lines:
             return font, lines
-    lines = lines[:max_lines]
-    last = lines[-1]
-    while last and font.getlength(last + "…") > max_width:
-        last = last[:-1]
-    lines[-1] = last + "…"
-    return font, lines
+    return font, clip_lines(lines, font, max_width, max_lines)
 
 
 def _badge_text(request: ImageRequest) -> str:

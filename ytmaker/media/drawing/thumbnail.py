@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from ytmaker.media.drawing.segment_image import clip_lines
 from ytmaker.media.files import atomic_output
 from ytmaker.media.text import load_font, wrap_text
 
@@ -27,13 +28,8 @@ def _fit_title(title: str, max_width: int, max_height: int) -> tuple[int, list[s
         if (len(lines) <= MAX_LINES and (ascent + descent) * 1.08 * len(lines) <= max_height) or size <= 40:
             break
         size -= 6
-    if len(lines) > MAX_LINES:  # only for absurdly long titles: cut the last line with an ellipsis
-        lines = lines[:MAX_LINES]
-        last = lines[-1]
-        while last and font.getlength(last + "…") > max_width:
-            last = last[:-1]
-        lines[-1] = last + "…"
-    return size, lines
+    # Only absurdly long titles have more lines: cut the last one with an ellipsis.
+    return size, clip_lines(lines, font, max_width, MAX_LINES)
 
 
 def _calm_band(image: Image.Image, top: int) -> Image.Image:

@@ -1,0 +1,18 @@
+"""The provider a step calls, with its keys: from the environment, else from the Prefect
+credentials block (``blocks/credentials.py``). Providers themselves only read settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks.credentials import with_block_credentials
+from ytmaker.core.settings import get_settings
+from ytmaker.providers import get_provider
+
+
+def provider_named(kind: str, name: str) -> Any:
+    """Provider ``name`` of ``kind`` (script, tts, image, avatar, publish)."""
+    settings = get_settings()
+    if name != "local":
+        settings = with_block_credentials(settings)
+    return get_provider(kind, settings, name)
