@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-en test bench-render redis server deploy worker recover clean
+.PHONY: setup demo demo-en test bench bench-render redis server deploy worker recover clean
 
 # Running as a service: `make server` in one terminal, `make deploy` once, `make worker` in as
 # many terminals (or machines) as you like. They talk to the server at PREFECT_API_URL.
@@ -27,6 +27,10 @@ test:
 
 bench-render: setup
 	@$(PY) benchmarks/render_bench.py
+
+# The whole pipeline: stage times, cached rerun (with and without a server), fan-out.
+bench: setup
+	@$(PY) benchmarks/pipeline_bench.py
 
 redis: setup
 

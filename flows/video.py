@@ -46,13 +46,15 @@ def video_flow(project_id: int, publish: bool = True) -> VideoResult:
     parts, image_requests = script.parts(), job.image_requests(script)
     steps = len(parts) + len(image_requests) + 2 + 1  # + the intro and outro avatars, the narration mix
     with stage(project_id, "asset_generation", steps=steps, artifact=shown):
-        spoken = [narrate_part.submit(project, part, text, job.language, job.min_seconds(part), use.tts)
-                  for part, text in parts]
+        # Each provider kind waits for its own turns (tasks/limits.py), so all of it is
+        # submitted at once; the avatars' narration first, as the avatars are the longest path.
+        spoken = {part: narrate_part.submit(project, part, text, job.language, job.min_seconds(part), use.tts)
+                  for part, text in [parts[0], parts[-1], *parts[1:-1]]}
+        intro = make_avatar.submit(project, "intro", script.intro.text, job.language, spoken[parts[0][0]], use.avatar)
+        outro = make_avatar.submit(project, "outro", script.outro.text, job.language, spoken[parts[-1][0]], use.avatar)
         pictures = [draw_image.submit(project, request, use.image) for request in image_requests]
-        intro = make_avatar.submit(project, "intro", script.intro.text, job.language, spoken[0], use.avatar)
-        outro = make_avatar.submit(project, "outro", script.outro.text, job.language, spoken[-1], use.avatar)
-        narration = mix_narration.submit(project, spoken)
-        raise_first_failure([*spoken, *pictures, intro, outro, narration])
+        narration = mix_narration.submit(project, [spoken[part] for part, _ in parts])
+        raise_first_failure([*spoken.values(), *pictures, intro, outro, narration])
         images, image_errors = images_or_placeholders(project_id, pictures)
 
     with stage(project_id, "video_rendering", artifact=shown):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from data import AssetType, record_asset
 from tasks.caching import step_cache
 from tasks.providers import provider_named
-from tasks.limits import provider_limits
 from tasks.step import pipeline_step
 from ytmaker.core.hashing import file_sha256
 from ytmaker.core.media_types import AvatarClip, ImageAsset, Narration, PartAudio
@@ -40,8 +39,7 @@ def draw_image(project: ProjectPaths, request: ImageRequest, provider: str) -> I
     """One 1920x1080 picture for one segment. A failure is recorded on the segment's asset."""
     out = project.image(request.segment_index)
     try:
-        with provider_limits("image", provider):
-            provider_named("image", provider).generate(request, out)
+        provider_named("image", provider).generate(request, out)
     except Exception as exc:
         record_asset(project.project_id, AssetType.IMAGE, segment_index=request.segment_index, error=str(exc)[:2000])
         raise

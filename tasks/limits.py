@@ -24,7 +24,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import ContextManager, Iterator
+from typing import Iterator
 
 from prefect import get_client
 from prefect.concurrency.sync import concurrency, rate_limit
@@ -150,27 +150,39 @@ async def _leases_by_limit() -> dict[str, list[tuple[str, int, float]]]:
 
 # ---------------------------------------------------------------- what a provider call holds
 
-# The steps of one process queue here for their turn, first come first served, and ask the
-# Prefect limit (which holds across workers) only once a slot of their own is free: asked
-# while it is full, Prefect's client backs off for seconds, and the waves of requests would
-# not overlap.
-_local_stability_slots = threading.BoundedSemaphore(STABILITY_CONCURRENCY)
-
-
 @contextmanager
 def _stability() -> Iterator[None]:
     ensure_limits()
-    with _local_stability_slots:
-        rate_limit("stability-requests", strict=True)
-        with concurrency("stability-concurrency", strict=True, lease_duration=LEASE_SECONDS):
+    rate_limit("stability-requests", strict=True)
+    with concurrency("stability-concurrency", strict=True, lease_duration=LEASE_SECONDS):
+        yield
+
+
+# Each provider kind has its own queue in a process: its steps wait here, first come first
+# served, for one of YTMAKER_{KIND}_CONCURRENCY turns. A kind's queue never holds up another
+# kind (the run's thread pool is larger than all turns together), and a step asks the
+# Prefect limit (across workers) only once it has a turn of its own: asked while the limit
+# is full, Prefect's client backs off for seconds and the waves of requests would not overlap.
+TURN_KINDS = ("tts", "image", "avatar")
+_turns: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_turns_lock = threading.Lock()
+
+
+def _turn(kind: str) -> threading.BoundedSemaphore:
+    from ytmaker.core.settings import get_settings
+
+    size = int(getattr(get_settings(), f"{kind}_concurrency"))
+    with _turns_lock:
+        return _turns.setdefault((kind, size), threading.BoundedSemaphore(size))
+
+
+@contextmanager
+def provider_limits(kind: str, provider: str) -> Iterator[None]:
+    """Hold what a call of provider ``provider`` of ``kind`` needs: this process's turn for
+    the kind, then any limit across workers (Stability's)."""
+    with _turn(kind) if kind in TURN_KINDS else nullcontext():
+        with _stability() if (kind, provider) == ("image", "stability") else nullcontext():
             yield
-
-
-def provider_limits(kind: str, provider: str) -> ContextManager[None]:
-    """The limits a provider call must hold (none for local providers)."""
-    if (kind, provider) == ("image", "stability"):
-        return _stability()
-    return nullcontext()
 
 
 # ---------------------------------------------------------------- at the start of every run

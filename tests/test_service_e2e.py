@@ -296,7 +296,8 @@ def test_recover_restarts_a_project_whose_worker_was_killed(service):
     project_id, run_id, project_dir = _start_slow_render(service, "bees recovered")
     owner = next(name for name in service.workers if run_id in service.worker_log(name))
     service.kill_worker(owner)
-    assert not processes_with(project_dir)
+    # SIGKILLed processes still need a moment to be gone on a loaded machine.
+    assert wait_for(lambda: not processes_with(project_dir), 20, "the killed run's processes to be gone")
 
     # Nothing is beating for the project any more: after three missed beats it is interrupted.
     listed = wait_for(lambda: str(project_id) in service.run("ytmaker", "recover", "--how", "none").stdout and True,

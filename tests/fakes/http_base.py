@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,6 +81,10 @@ class FakeServer:
         self._gate_lock = threading.Lock()
         self._script: list[Reply] = []
         self._script_lock = threading.Lock()
+        # A fixed service time per path prefix, like a real API's latency (benchmarks), and
+        # when each request arrived and was let through it: (method, path, arrived, served).
+        self.latency: dict[str, float] = {}
+        self.timeline: list[tuple[str, str, float, float]] = []
 
     # -- scripted replies ---------------------------------------------------------------
 
@@ -138,10 +143,16 @@ class FakeServer:
                     if gate.seen >= gate.nth:
                         gate.held += 1
                         holding.append(gate)
+        arrived = time.time()
         for gate in holding:
             gate.arrived.set()
             while not gate.released.wait(0.05) and not self._stopping.is_set():
                 pass
+        wait = next((seconds for prefix, seconds in self.latency.items() if path.startswith(prefix)), 0.0)
+        if wait:
+            self._stopping.wait(wait)
+        with self._gate_lock:
+            self.timeline.append((method, path, arrived, time.time()))
 
     def start(self):  # noqa: ANN201 - returns the subclass
         handler = type("Handler", (self.handler,), {"fake": self})

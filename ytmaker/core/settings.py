@@ -39,7 +39,14 @@ class Settings(BaseSettings):
     # Rendering
     video_crf: int = Field(23, alias="YTMAKER_VIDEO_CRF", ge=0, le=51)
     x264_preset: str = Field("veryfast", alias="YTMAKER_X264_PRESET")
-    task_workers: int = Field(4, alias="YTMAKER_TASK_WORKERS", ge=1)
+    # Threads of a run's steps. Steps wait for their provider kind's turn below, not for a
+    # thread, so one kind's queue never holds up another's (pictures behind narration).
+    task_workers: int = Field(64, alias="YTMAKER_TASK_WORKERS", ge=1)
+    # How many calls of each provider kind one run makes at once (Stability also has a
+    # limit across workers: tasks/limits.py).
+    tts_concurrency: int = Field(4, alias="YTMAKER_TTS_CONCURRENCY", ge=1)
+    image_concurrency: int = Field(4, alias="YTMAKER_IMAGE_CONCURRENCY", ge=1)
+    avatar_concurrency: int = Field(2, alias="YTMAKER_AVATAR_CONCURRENCY", ge=1)
     # The font every caption, picture and thumbnail text is drawn with (a .ttf/.otf/.ttc
     # covering the project's language); unset: Noto Sans CJK or WenQuanYi from the system.
     font_file: Path | None = Field(None, alias="YTMAKER_FONT_FILE")

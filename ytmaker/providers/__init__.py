@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Callable
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager
 
 from ytmaker.core.errors import ProviderNotFound
 from ytmaker.core.settings import Settings
@@ -61,11 +62,13 @@ def available(kind: str) -> list[str]:
 
 
 class _Counted:
-    """Counts calls of the provider's public methods, then delegates."""
+    """Counts calls of the provider's public methods, then delegates; holds ``slot`` around
+    each call when the provider has no finer place for it."""
 
-    def __init__(self, kind: str, inner: Any):
+    def __init__(self, kind: str, inner: Any, slot: Callable[[], ContextManager[Any]] = nullcontext):
         self._kind = kind
         self._inner = inner
+        self._slot = slot
 
     def __getattr__(self, attr: str) -> Any:
         value = getattr(self._inner, attr)
@@ -73,7 +76,8 @@ class _Counted:
             def counted(*args: Any, **kwargs: Any) -> Any:
                 with _lock:
                     provider_calls[self._kind] += 1
-                return value(*args, **kwargs)
+                with self._slot():
+                    return value(*args, **kwargs)
 
             return counted
         return value
@@ -83,7 +87,12 @@ def provider_name(kind: str, settings: Settings) -> str:
     return getattr(settings, f"{kind}_provider")
 
 
-def get_provider(kind: str, settings: Settings, name: str | None = None) -> Any:
+def get_provider(
+    kind: str, settings: Settings, name: str | None = None, *, request_slot: Callable[[], ContextManager[Any]] | None = None,
+) -> Any:
+    """Provider ``name`` (default: the one settings choose) of ``kind``. ``request_slot``: what
+    each call to the service must hold (a concurrency turn); an HTTP provider holds it around
+    each request only, any other around each call."""
     _load_builtin()
     name = name or provider_name(kind, settings)
     factory = _factories.get((kind, name))
@@ -93,7 +102,11 @@ def get_provider(kind: str, settings: Settings, name: str | None = None) -> Any:
             f"{env}={name!r} is not a known {kind} provider; choose one of {available(kind)}",
             details={"kind": kind, "provider": name},
         )
-    return _Counted(kind, factory(settings))
+    provider = factory(settings)
+    if request_slot is not None and hasattr(provider, "request_slot"):
+        provider.request_slot = request_slot
+        return _Counted(kind, provider)
+    return _Counted(kind, provider, request_slot or nullcontext)
 
 
 _loaded = False

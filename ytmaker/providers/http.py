@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager
 
 import httpx
 
@@ -23,7 +24,11 @@ class PooledHttpClient:
     # A provider whose key travels in a custom header (not Authorization, which httpx drops
     # on a cross-origin redirect) turns this off, so the key never follows a redirect.
     follow_redirects = True
-    _UNPICKLED = ("_client", "_client_lock", "_lock")
+    _UNPICKLED = ("_client", "_client_lock", "_lock", "request_slot")
+    # Held around each request (and only the request: not while a reply is decoded or a file
+    # written): whoever runs the provider sets it to what a call must hold, e.g. a turn of a
+    # concurrency limit (see ``get_provider(..., request_slot=...)``).
+    request_slot: Callable[[], ContextManager[Any]] = staticmethod(nullcontext)  # type: ignore[assignment]
 
     def _init_http(self, timeout: float) -> None:
         self.timeout = float(timeout)
@@ -43,7 +48,8 @@ class PooledHttpClient:
     def _request_or_raise(self, provider: str, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
         """Send; a timeout or a transport failure becomes the provider's (retryable) error."""
         try:
-            return self._http().request(method, url, **kwargs)
+            with self.request_slot():
+                return self._http().request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             raise ProviderError(
                 provider, "TIMEOUT", f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"
