@@ -109,7 +109,7 @@ def recover_interrupted_tasks(how: How = "auto") -> list[dict[str, Any]]:
     found = interrupted_projects()
     if how == "none":
         return found
-    locks = lock_manager(settings.redis_url, settings.lock_ttl_seconds)
+    locks = lock_manager()
     for entry in found:
         _close_dead_run(entry["flow_run_id"])
         if entry["flow_run_id"]:

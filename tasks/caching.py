@@ -120,8 +120,7 @@ def step_cache(
 
     Serializable isolation: when two runs (two workers) reach the same step, one computes
     it and the other waits for the lock, then takes the stored result."""
-    config = get_settings()
     return StepCache(code=code, settings=settings, provider_kind=provider, fonts=fonts).configure(
         isolation_level=IsolationLevel.SERIALIZABLE,
-        lock_manager=lock_manager(config.redis_url, config.lock_ttl_seconds),
+        lock_manager=lock_manager(),
     )

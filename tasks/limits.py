@@ -192,10 +192,8 @@ def free_dead_holds(flow=None, flow_run=None, state=None) -> None:  # noqa: ANN0
     step locks whose holder process is gone (now), and expired leases (from now on, every
     few seconds, while this process lives)."""
     from tasks.locking import lock_manager
-    from ytmaker.core.settings import get_settings
 
-    settings = get_settings()
-    freed = lock_manager(settings.redis_url, settings.lock_ttl_seconds).release_dead_locks()
+    freed = lock_manager().release_dead_locks()
     if freed:
         log.warning("freed %d step lock(s) held by dead processes", len(freed))
     _start_reclaimer()

@@ -41,10 +41,32 @@ def _namespace() -> str:
 
 
 class StepLockManager(RedisLockManager):
-    def __init__(self, url: str, ttl_seconds: float) -> None:
+    """``url``/``ttl_seconds`` None: follow the settings (``REDIS_URL``,
+    ``YTMAKER_LOCK_TTL_SECONDS``) as they are when a lock is used, not when a task's module
+    was imported."""
+
+    def __init__(self, url: str | None = None, ttl_seconds: float | None = None) -> None:
+        self.follows_settings = url is None
+        if url is None or ttl_seconds is None:
+            from ytmaker.core.settings import get_settings
+
+            url = url or get_settings().redis_url
+            ttl_seconds = ttl_seconds or get_settings().lock_ttl_seconds
         self.ttl_seconds = ttl_seconds
         self._setup()
         super().__init__(connection_url=url)
+
+    def _follow_settings(self) -> None:
+        if not self.follows_settings:
+            return
+        from ytmaker.core.settings import get_settings
+
+        settings = get_settings()
+        self.ttl_seconds = settings.lock_ttl_seconds
+        if settings.redis_url != self.connection_url:
+            self.connection_url = settings.redis_url
+            self._init_clients()
+            self._unavailable = False
 
     def _setup(self) -> None:
         self._unavailable = False
@@ -53,7 +75,7 @@ class StepLockManager(RedisLockManager):
         self._renewer_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**super().__getstate__(), "ttl_seconds": self.ttl_seconds}
+        return {**super().__getstate__(), "ttl_seconds": self.ttl_seconds, "follows_settings": self.follows_settings}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._setup()
@@ -63,6 +85,7 @@ class StepLockManager(RedisLockManager):
         return f"ytmaker:{_namespace()}:lock:{key}"
 
     def _guard(self, call: Callable[[], T], fallback: T) -> T:
+        self._follow_settings()
         if self._unavailable:
             return fallback
         try:
@@ -92,6 +115,7 @@ class StepLockManager(RedisLockManager):
     async def aacquire_lock(self, key, holder, acquire_timeout=None, hold_timeout=None) -> bool:  # noqa: ANN001
         # Async steps are not renewed: they get the TTL as their hold time, and a step that
         # outlives it may be computed twice (never blocked). The pipeline's steps are sync.
+        self._follow_settings()
         if self._unavailable:
             return True
         try:
@@ -223,12 +247,15 @@ class HeldLock:
         return False
 
 
-_managers: dict[tuple[str, float], StepLockManager] = {}
+_managers: dict[tuple[str | None, float | None], StepLockManager] = {}
+_managers_lock = threading.Lock()
 
 
-def lock_manager(url: str, ttl_seconds: float) -> StepLockManager:
-    """One manager per Redis URL (its connection pool is shared by every step)."""
+def lock_manager(url: str | None = None, ttl_seconds: float | None = None) -> StepLockManager:
+    """One manager per Redis URL (its connection pool is shared by every step); with no
+    arguments, the one that follows the settings."""
     key = (url, ttl_seconds)
-    if key not in _managers:
-        _managers[key] = StepLockManager(url, ttl_seconds)
-    return _managers[key]
+    with _managers_lock:
+        if key not in _managers:
+            _managers[key] = StepLockManager(url, ttl_seconds)
+        return _managers[key]

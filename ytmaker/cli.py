@@ -151,7 +151,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from ytmaker.core.settings import get_settings
 
     settings = get_settings()
-    locks = lock_manager(settings.redis_url, settings.lock_ttl_seconds)
+    locks = lock_manager()
     held = locks.held_locks()
     freed = {h.name for h in ([] if args.dry_run else locks.release_dead_locks())}
     print(f"Step locks (namespace {settings.namespace}): {len(held)} held")
