@@ -7,6 +7,7 @@ from typing import Any
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from ytmaker.core.settings import get_settings
+from ytmaker.runtime.memory import limit_malloc_arenas
 
 
 class StepThreadPool(ThreadPoolTaskRunner):
@@ -21,6 +22,7 @@ class StepThreadPool(ThreadPoolTaskRunner):
         return type(self)(self._fixed_size)
 
     def __enter__(self) -> Any:
+        limit_malloc_arenas()  # before the step threads start (a plain Python call, a worker's run)
         if self._fixed_size is None:
             self._max_workers = get_settings().task_workers
         return super().__enter__()

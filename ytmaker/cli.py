@@ -294,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ytmaker.runtime.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # this process and the workers and runs it starts
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
