@@ -54,16 +54,20 @@ def _ytmaker(*args: str, env: dict[str, str], timeout: float = 1800) -> tuple[st
     return done.stdout, took
 
 
-def _stage_seconds(project_id: int, redis_url: str) -> dict[str, float]:
+def _stage_stamps(project_id: int, redis_url: str) -> dict[str, list[float]]:
+    """When each stage's progress messages were published (from the project's Redis stream)."""
     import redis
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    spans: dict[str, list[float]] = {}
+    stamps: dict[str, list[float]] = {}
     for _, fields in client.xrange(f"progress-log:{project_id}"):
         message = json.loads(fields["data"])
-        stamp = datetime.fromisoformat(message["timestamp"]).timestamp()
-        spans.setdefault(message["stage"], []).append(stamp)
-    return {stage: max(stamps) - min(stamps) for stage, stamps in spans.items() if stage in STAGES}
+        stamps.setdefault(message["stage"], []).append(datetime.fromisoformat(message["timestamp"]).timestamp())
+    return stamps
+
+
+def _stage_seconds(project_id: int, redis_url: str) -> dict[str, float]:
+    return {stage: max(t) - min(t) for stage, t in _stage_stamps(project_id, redis_url).items() if stage in STAGES}
 
 
 def _free_port() -> int:
@@ -145,7 +149,8 @@ def fan_out(pictures: int = 12, picture_seconds: float = 2.0, concurrency: int =
         from flows import video_flow
 
         video_flow(project_id=project.id, publish=False, return_state=True)  # the asset stage is what is measured
-        stage = _stage_bounds(project.id, get_settings().redis_url, "asset_generation")
+        stamps = _stage_stamps(project.id, get_settings().redis_url)["asset_generation"]
+        stage = (min(stamps), max(stamps))
         images = [t for t in stability.timeline if t[1].startswith("/v2beta/stable-image")]
         speech = tts.timeline
         talks = did.timeline
@@ -157,21 +162,8 @@ def fan_out(pictures: int = 12, picture_seconds: float = 2.0, concurrency: int =
     first_narration = min(t[3] for t in speech) - stage[0]
     avatar_ideal = first_narration + (max(t[3] for t in talks) - min(t[2] for t in talks))
     critical = max(narration_path, ideal, avatar_ideal)
-    if os.environ.get("BENCH_DEBUG"):
-        t0 = stage[0]
-        for method, path, arrived, served in sorted(images, key=lambda t: t[2]):
-            print(f"  picture {arrived - t0:6.2f} -> {served - t0:6.2f}")
     return {"pictures": made, "picture_wall": picture_wall, "picture_ideal": ideal, "stage": stage[1] - stage[0],
             "narration_path": narration_path, "avatar_path": avatar_path, "critical": critical}
-
-
-def _stage_bounds(project_id: int, redis_url: str, name: str) -> tuple[float, float]:
-    import redis
-
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    stamps = [datetime.fromisoformat(json.loads(f["data"])["timestamp"]).timestamp()
-              for _, f in client.xrange(f"progress-log:{project_id}") if json.loads(f["data"])["stage"] == name]
-    return min(stamps), max(stamps)
 
 
 def main() -> None:

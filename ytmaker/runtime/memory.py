@@ -9,22 +9,23 @@ memory kept ~1.1 GB after the asset stage; with two arenas the 5-minute sample p
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 ARENAS = 2
 _M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
+_done = False
 
 
 def limit_malloc_arenas() -> None:
     """For this process (mallopt, effective for threads not yet started) and the processes it
-    starts (``MALLOC_ARENA_MAX``, read by glibc at their start). No-op without glibc."""
-    os.environ.setdefault("MALLOC_ARENA_MAX", str(ARENAS))
-    name = ctypes.util.find_library("c")
-    if not name:
+    starts (``MALLOC_ARENA_MAX``, read by glibc at their start). Once per process; no-op
+    without glibc."""
+    global _done
+    if _done:
         return
+    _done = True
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(ARENAS))
     try:
-        libc = ctypes.CDLL(name)
-        libc.mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))
     except (OSError, AttributeError, ValueError):
         pass  # not glibc: its own allocator decides
